@@ -16,10 +16,10 @@ def run_csv(tmp_path, extra='', **kw):
 def test_bad_images_stop_the_study_naming_rows_and_files(tmp_path):
     r, sd = run_csv(tmp_path)
     assert r.returncode != 0 and 'Traceback' not in r.stderr
-    assert 'train row 18 (id img/truncated.jpg): unreadable image' in r.stderr            # corrupt image
-    assert 'train row 19 (id img/missing.jpg): missing file' in r.stderr                  # missing file
-    assert "train row 20 (id img/extra.jpg): unknown label 'scratch'" in r.stderr         # unknown label
-    assert 'train row 21 (id img/nominal_textile_0003.jpg): duplicate id (first at row 2)' in r.stderr  # duplicate id
+    assert 'train row 18 (id img/truncated.jpg, CSV line 20): unreadable image' in r.stderr            # corrupt image
+    assert 'train row 19 (id img/missing.jpg, CSV line 21): missing file' in r.stderr                  # missing file
+    assert "train row 20 (id img/extra.jpg, CSV line 22): unknown label 'scratch'" in r.stderr         # unknown label
+    assert 'train row 21 (id img/nominal_textile_0003.jpg, CSV line 23): duplicate id (first at row 2)' in r.stderr  # duplicate id
     assert not list(sd.rglob('fold*'))                                                    # nothing trained
     assert len(pd.read_csv(sd/'csv/validation_report.csv')) == 4
 
