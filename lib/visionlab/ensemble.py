@@ -7,15 +7,15 @@ __all__ = ['STACK_CS', 'ENSEMBLES', 'complete_runs', 'model_names', 'oof_table',
            'test_probs', 'fold_scores', 'mean_ensemble', 'stack_features', 'stack_fit_predict', 'stack_oof',
            'register_ensemble', 'study_summary']
 
-# %% ../../nbs/09_ensemble.ipynb #0ceccd9c
+# %% ../../nbs/09_ensemble.ipynb #ef02d951
 import json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from .losses import classification_metrics
+from .losses import classification_metrics, log_softmax_np
 
-# %% ../../nbs/09_ensemble.ipynb #813766d9
+# %% ../../nbs/09_ensemble.ipynb #3cd1848d
 def complete_runs(study_dir, # runs/<study>: holds <task>/<backbone>/<recipe>/fold<k>/ run folders
                  ) -> pd.DataFrame:
     "Run folders of `study_dir` that have a `DONE` marker: columns task, backbone, recipe, fold, path."
@@ -26,7 +26,7 @@ def complete_runs(study_dir, # runs/<study>: holds <task>/<backbone>/<recipe>/fo
     cols = ['task', 'backbone', 'recipe', 'fold', 'path']
     return pd.DataFrame(rows, columns=cols).sort_values(cols[:4], ignore_index=True)
 
-# %% ../../nbs/09_ensemble.ipynb #97feb926
+# %% ../../nbs/09_ensemble.ipynb #3b5b0ab3
 def model_names(runs:pd.DataFrame, # rows of `complete_runs`
                ) -> pd.Series:
     "Model name per run: `backbone/recipe`, or the backbone alone when the runs use a single recipe."
@@ -48,15 +48,13 @@ def test_table(runs:pd.DataFrame, # rows of `complete_runs`
     "Long table of the runs' `test.parquet` rows (one per test sample per fold model) with `model` and `fold` columns."
     return _read_runs(runs, 'test.parquet').rename(columns={'run_fold': 'fold'})
 
-# %% ../../nbs/09_ensemble.ipynb #9693f1f9
+# %% ../../nbs/09_ensemble.ipynb #839ca000
 def softmax(logits, # float array (..., C)
            ) -> np.ndarray:
     "Numerically stable softmax over the last axis."
-    z = np.asarray(logits, dtype=np.float64)
-    z = np.exp(z - z.max(-1, keepdims=True))
-    return z / z.sum(-1, keepdims=True)
+    return np.exp(log_softmax_np(np.asarray(logits, dtype=np.float64)))
 
-# %% ../../nbs/09_ensemble.ipynb #ae3f1f1c
+# %% ../../nbs/09_ensemble.ipynb #515ce0ff
 def _logit_cols(df): return sorted([c for c in df.columns if c.startswith('logit_')], key=lambda c: int(c.split('_')[1]))
 
 def model_probs(oof:pd.DataFrame, # `oof_table` output
@@ -74,7 +72,7 @@ def test_probs(test:pd.DataFrame, # `test_table` output
     p = pd.DataFrame(softmax(d[_logit_cols(d)].to_numpy()), index=d.id.to_numpy()).groupby(level=0).mean()
     return p.index.to_numpy(), d.groupby('id').label.first().loc[p.index].to_numpy(int), p.to_numpy()
 
-# %% ../../nbs/09_ensemble.ipynb #5505dec2
+# %% ../../nbs/09_ensemble.ipynb #086a578e
 def fold_scores(labels, # int array (N,)
                 probs, # float array (N, C) of probabilities
                 folds, # int array (N,): the fold of each row
@@ -84,7 +82,7 @@ def fold_scores(labels, # int array (N,)
     rows = {k: classification_metrics(labels[folds == k], logp[folds == k]) for k in np.unique(folds)}
     return pd.DataFrame.from_dict(rows, orient='index').rename_axis('fold')
 
-# %% ../../nbs/09_ensemble.ipynb #119545fd
+# %% ../../nbs/09_ensemble.ipynb #7456a6de
 def mean_ensemble(prob_list, # list of (N, C) probability arrays, rows aligned
                  ) -> np.ndarray:
     "Average of the models' probabilities."
@@ -97,7 +95,7 @@ def stack_features(prob_list, # list of (N, C) probability arrays, rows aligned
     X = np.concatenate(prob_list, 1)
     return np.log(np.clip(X, 1e-6, 1)) if log else X
 
-# %% ../../nbs/09_ensemble.ipynb #ba3c8c85
+# %% ../../nbs/09_ensemble.ipynb #8bc9857d
 STACK_CS = (0.01, 0.1, 1.0, 10.0)  # grid of inverse regularisation strengths searched by the inner CV
 
 def _stacker(seed, n_features, n_classes, n_inner=3):
@@ -134,7 +132,7 @@ def stack_oof(features, # (N, F) OOF stacker features
         out[~tr] = stack_fit_predict(features[tr], labels[tr], features[~tr], seed, n_classes)
     return out
 
-# %% ../../nbs/09_ensemble.ipynb #146c4f9a
+# %% ../../nbs/09_ensemble.ipynb #646b581b
 ENSEMBLES = {}  # name -> fn(oof_probs: list, labels, folds, test_probs: list, seed) -> (oof (N,C), test (T,C) or None)
 
 def register_ensemble(name:str, # key in `ENSEMBLES` (and row name in `study_summary`)
@@ -153,7 +151,7 @@ def _stack(oof_probs, labels, folds, test_probs, seed=0):
     tp = stack_fit_predict(F, labels, stack_features(test_probs), seed, oof_probs[0].shape[1]) if test_probs else None
     return stack_oof(F, labels, folds, seed), tp
 
-# %% ../../nbs/09_ensemble.ipynb #91954d51
+# %% ../../nbs/09_ensemble.ipynb #e2709bf0
 def _one_task(runs, task):
     tasks = sorted(runs.task.unique())
     if task: runs = runs[runs.task == task]
@@ -169,7 +167,7 @@ def _scores(labels, probs, folds, tlabels, tprobs):
     t = classification_metrics(tlabels[known], np.log(np.clip(tprobs[known], 1e-12, 1))) if known.any() else {}
     return r | {f'test_{m}': t.get(m, np.nan) for m in ('acc', 'macro_f1')}
 
-# %% ../../nbs/09_ensemble.ipynb #12862029
+# %% ../../nbs/09_ensemble.ipynb #3f01396b
 def _aligned(oof, test, models):
     "OOF probabilities of `models` on the ids they all cover (with those ids, labels, folds) and their test probabilities."
     mp = {m: model_probs(oof, m) for m in models}
@@ -186,7 +184,7 @@ def _predictions(o, t, seed):
     tl = [t[m][2] for m in o['probs']] if t else None
     return P | {n: fn(list(o['probs'].values()), o['labels'], o['folds'], tl, seed) for n, fn in ENSEMBLES.items()}
 
-# %% ../../nbs/09_ensemble.ipynb #20c81e7a
+# %% ../../nbs/09_ensemble.ipynb #b7ca2313
 def study_summary(study_dir, # runs/<study>
                   task:str=None, # the task to summarise; required when the study has several
                   seed:int=0, # seed of the stacker's inner CV
