@@ -43,7 +43,7 @@ def test_interrupted_grid_resumes(tmp_path):
     grid = subprocess.Popen([VLAB, 'run', p, '--runs', tmp_path/'runs'], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = sd/'digits/cnn_small/base'
     wait_for(lambda: next(iter(base.glob('.fold0.partial-*/worker.pid')), None), what='fold0 started')
-    time.sleep(4); grid.send_signal(signal.SIGTERM); grid.communicate(timeout=120)
-    assert grid.returncode != 0 and fold_dirs(sd) == []
+    time.sleep(4); grid.send_signal(signal.SIGTERM); _, err = grid.communicate(timeout=120)
+    assert grid.returncode == 130 and 'interrupted' in err and 'Traceback' not in err and fold_dirs(sd) == []
     vlab('run', p, '--runs', tmp_path/'runs', cwd=tmp_path, check=True)
     assert fold_dirs(sd) == ['fold0', 'fold1'] and not list(base.glob('.*partial*'))
