@@ -6,14 +6,14 @@
 __all__ = ['HEADERS', 'fmt_mean_std', 'booktabs_table', 'save_table', 'save_figure', 'confusion_figure', 'summary_caption',
            'write_summary_assets']
 
-# %% ../../nbs/10_report.ipynb #254f263e
+# %% ../../nbs/10_report.ipynb #364bd1d8
 from pathlib import Path
 import numpy as np, pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 from .losses import LOWER_IS_BETTER
 
-# %% ../../nbs/10_report.ipynb #540693ed
+# %% ../../nbs/10_report.ipynb #d3765469
 def _tex(s): return str(s).replace('\\', r'\textbackslash{}').replace('_', r'\_').replace('%', r'\%').replace('&', r'\&').replace('#', r'\#')
 
 def fmt_mean_std(mean:float, # the value (mean over folds)
@@ -26,7 +26,7 @@ def fmt_mean_std(mean:float, # the value (mean over folds)
     s = f'${mean:.{digits}f}' + ('' if std is None or np.isnan(std) else f' \\pm {std:.{digits}f}') + '$'
     return rf'\textbf{{\boldmath {s}}}' if bold else s
 
-# %% ../../nbs/10_report.ipynb #24228a92
+# %% ../../nbs/10_report.ipynb #ad946c1f
 def _metrics_of(df):
     "Metric names of `df`: `m` for each `m_mean` column, then plain numeric columns (not `*_std`, not counts `n_*`)."
     ms = [c[:-5] for c in df.columns if c.endswith('_mean')]
@@ -39,7 +39,7 @@ def _column(df, m, digits, higher):
     r = mean.round(digits); best = r.max() if higher else r.min()
     return [fmt_mean_std(a, b, digits, bold=bool(x == best)) for a, b, x in zip(mean, std, r)]
 
-# %% ../../nbs/10_report.ipynb #1cdac555
+# %% ../../nbs/10_report.ipynb #d0708d27
 def booktabs_table(df:pd.DataFrame, # rows = models (index), metric columns `m_mean`/`m_std` or plain `m`
                    caption:str, # LaTeX caption (not escaped)
                    label:str, # LaTeX label, e.g. `tab:summary`
@@ -58,7 +58,7 @@ def booktabs_table(df:pd.DataFrame, # rows = models (index), metric columns `m_m
                       rf'\begin{{tabular}}{{l{"c"*len(metrics)}}}', r'\toprule', head, r'\midrule', *body, r'\bottomrule',
                       r'\end{tabular}', r'\end{table}']) + '\n'
 
-# %% ../../nbs/10_report.ipynb #91f80337
+# %% ../../nbs/10_report.ipynb #22f4c3c8
 def save_table(tex:str, # LaTeX source
                path, # destination .tex file (parents created)
               ) -> Path:
@@ -66,7 +66,7 @@ def save_table(tex:str, # LaTeX source
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(tex); return path
 
-# %% ../../nbs/10_report.ipynb #4d44d1aa
+# %% ../../nbs/10_report.ipynb #a2f18ead
 def save_figure(fig:Figure, # the figure
                 path_stem, # destination without suffix, e.g. paper/figures/confusion_matrix (parents created)
                 dpi:int=300, # PNG resolution
@@ -77,7 +77,7 @@ def save_figure(fig:Figure, # the figure
     fig.savefig(png, dpi=dpi); fig.savefig(pdf, metadata={'CreationDate': None})  # no timestamp: regenerated PDFs diff only on content
     return png, pdf
 
-# %% ../../nbs/10_report.ipynb #65b7030d
+# %% ../../nbs/10_report.ipynb #3e0606af
 def confusion_figure(labels, # true class per sample, int (N,)
                      preds, # predicted class per sample, int (N,)
                      classes:list, # class names, index = class id
@@ -93,9 +93,11 @@ def confusion_figure(labels, # true class per sample, int (N,)
         ax.text(j, i, f'{v:.2f}' if normalize else f'{v:.0f}', ha='center', va='center', fontsize=max(5, 9 - n//5),
                 color='white' if v > 0.5*(im.norm.vmax or 1) else 'black')
     ax.set(xticks=range(n), yticks=range(n), xticklabels=classes, yticklabels=classes, xlabel='predicted', ylabel='true', title=title)
+    if max(len(str(c)) for c in classes) > 3:   # long class names would overlap: slant them
+        for t in ax.get_xticklabels(): t.set(rotation=45, ha='right', rotation_mode='anchor')
     return fig
 
-# %% ../../nbs/10_report.ipynb #12118aa9
+# %% ../../nbs/10_report.ipynb #123cc9ae
 HEADERS = dict(acc='OOF acc', macro_f1='OOF macro-F1', test_acc='test acc', test_macro_f1='test macro-F1')  # column headers of summary tables
 
 def _has_test_labels(summary): return summary.get('test') is not None and bool((np.asarray(summary['test']['labels']) >= 0).any())
@@ -110,7 +112,7 @@ def summary_caption(summary:dict, # `study_summary` output
     return (f"{_tex(summary['task'])}: out-of-fold accuracy and macro-F1, mean $\\pm$ std over {n} folds; "
             f"stack = nested-CV logistic regression on the models' log-probabilities.{test}{hw} Best in bold.")
 
-# %% ../../nbs/10_report.ipynb #6de1f346
+# %% ../../nbs/10_report.ipynb #3f1b6fe8
 def write_summary_assets(summary:dict, # `visionlab.ensemble.study_summary` output
                          out_dir, # paper folder: gets tables/summary.tex and figures/confusion_matrix.{png,pdf}
                          ensemble:str='stack', # row whose predictions the confusion matrix shows
