@@ -39,9 +39,9 @@ COMMANDS = {'run': vlab_run, 'paper': vlab_paper}
 def vlab():
     "Entry point of the `vlab` console script: dispatch to a subcommand; errors and interrupts print without a traceback."
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(f"usage: vlab {{{','.join(COMMANDS)}}} ... (vlab <command> --help for its options)")
+        print(f"usage: vlab {{{','.join(COMMANDS)}}} ... (vlab <command> --help for its options)", file=sys.stderr); sys.exit(2)
     f = COMMANDS[cmd := sys.argv[1]]
     args = vars(anno_parser(f, prog=f'vlab {cmd}').parse_args(sys.argv[2:])); args.pop('pdb', None); args.pop('xtra', None)
     try: f(**args)
-    except (StudyError, DataError, FileNotFoundError) as e: sys.exit(f'error: {e}')
+    except (StudyError, DataError, FileNotFoundError) as e: print(f'error: {e}', file=sys.stderr); sys.exit(2)
     except KeyboardInterrupt: print('interrupted: every worker stopped; `vlab run` again redoes only the unfinished runs', file=sys.stderr); sys.exit(130)

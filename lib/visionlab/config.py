@@ -4,15 +4,16 @@
 
 # %% ../../nbs/00_config.ipynb #94f9eb3c
 from __future__ import annotations
-import dataclasses, hashlib, json, os, random
+import dataclasses, hashlib, json, os, random, re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'StudyError', 'Recipe', 'Study', 'from_dict', 'check_study', 'load_study', 'study_recipes',
-           'seed_everything', 'params_hash', 'atomic_write', 'write_json', 'write_csv', 'repo_root', 'finish_run',
+__all__ = ['SAFE_NAME', 'RUN_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict', 'check_name',
+           'check_study', 'load_study', 'study_recipes', 'seed_everything', 'params_hash', 'atomic_write', 'write_json',
+           'write_csv', 'repo_root', 'finish_run', 'read_lock', 'lock_hash', 'lock_drift', 'environment_yml',
            'env_info']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
@@ -55,12 +56,14 @@ class Study:
     quarantine: bool = False    # exclude bad images (listed in quarantine.csv) instead of stopping
     task_args: dict = field(default_factory=dict)   # {task: {kwarg: value}} passed to the task reader
     refit: bool = False         # also fit each task x backbone x recipe on the whole train split (run folder `full`)
+    min_per_class: int = 0      # an inferred class (CSV without `classes:`) needs max(folds, this) images, else it is a typo
+    threads: int = 1            # torch/OpenMP threads of each run: fixed by the study, not by --workers, so numbers do not change with it
 
 # %% ../../nbs/00_config.ipynb #580ba651
 _TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'list': list, 'dict': dict}
 
-def _coerce(value, typ:str, key:str):
-    "`value` checked (and int/str->float widened) against the annotation `typ`; error names `key`."
+def check_value(value, typ:str, key:str):
+    "`value` checked (and int/str->float widened) against the type annotation `typ`; the error names `key`."
     t = _TYPES[typ.split('[')[0]] if typ in _TYPES or typ.split('[')[0] in _TYPES else None
     if t is float and isinstance(value, (int, str)) and not isinstance(value, bool):
         try: return float(value)
@@ -75,28 +78,42 @@ def from_dict(cls, d:dict, where:str=''):
     known = {f.name: f for f in fields(cls)}
     unknown = [k for k in d if k not in known]
     if unknown: raise StudyError(f"unknown key '{where}{unknown[0]}' (valid: {', '.join(known)})")
-    kw = {k: (from_dict(Recipe, v, f'{where}{k}.') if k == 'recipe' else _coerce(v, known[k].type, where + k))
+    kw = {k: (from_dict(Recipe, v, f'{where}{k}.') if k == 'recipe' else check_value(v, known[k].type, where + k))
           for k, v in d.items()}
     return cls(**kw)
+
+# %% ../../nbs/00_config.ipynb #c114de75
+SAFE_NAME = re.compile(r'[A-Za-z0-9_-][A-Za-z0-9._-]*')
+
+def check_name(name, key:str) -> str:
+    "`name` if it is a plain folder name (letters, digits, `-`, `_`, `.` not leading), else a `StudyError` naming `key`."
+    if isinstance(name, str) and SAFE_NAME.fullmatch(name): return name
+    raise StudyError(f"'{key}' must be a plain folder name (letters, digits, '-', '_', '.' not leading), got {name!r}")
 
 # %% ../../nbs/00_config.ipynb #509c4143
 def check_study(s:Study) -> Study:
     "Validate cross-field rules of a study (names, folds, vary keys); returns it unchanged."
     if not s.tasks or not s.backbones: raise StudyError("'tasks' and 'backbones' must be non-empty lists")
+    check_name(s.study, 'study'); [check_name(t, f'tasks[{i}]') for i, t in enumerate(s.tasks)]
+    for key in ('min_per_class', 'threads'):
+        if getattr(s, key) < (key == 'threads'): raise StudyError(f"'{key}' must be >= {int(key == 'threads')}, got {getattr(s, key)}")
     if s.folds < 2 and not (s.folds == 0 and s.refit): raise StudyError(f"'folds' must be >= 2 (or 0 with refit: true), got {s.folds}")
     rf = {f.name: f.type for f in fields(Recipe)}
     for k, vals in s.vary.items():
         if k not in rf: raise StudyError(f"unknown key 'vary.{k}' (valid: {', '.join(rf)})")
         if not isinstance(vals, list) or not vals: raise StudyError(f"'vary.{k}' must be a non-empty list")
-        for v in vals: _coerce(v, rf[k], f'vary.{k}')
+        for v in vals: check_value(v, rf[k], f'vary.{k}')
     return s
 
 # %% ../../nbs/00_config.ipynb #9b6c0058
 def load_study(path) -> Study:
     "Read and validate a study YAML file; errors name the file and the key."
     path = Path(path)
-    if not path.exists(): raise StudyError(f"study file not found: {path}")
-    try: return check_study(from_dict(Study, yaml.safe_load(path.read_text()) or {}))
+    if not path.is_file(): raise StudyError(f"study file not found: {path}")
+    try: d = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as e: raise StudyError(f"{path}: cannot read the study file ({e})") from None
+    except yaml.YAMLError as e: raise StudyError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+    try: return check_study(from_dict(Study, d or {}))
     except StudyError as e: raise StudyError(f"{path}: {e}") from None
     except TypeError as e: raise StudyError(f"{path}: missing required key ({e})") from None
 
@@ -106,8 +123,8 @@ def study_recipes(s:Study) -> dict:
     out = {} if s.vary else {'base': s.recipe}
     for k, vals in s.vary.items():
         for v in vals:
-            r = dataclasses.replace(s.recipe, **{k: _coerce(v, type(getattr(s.recipe, k)).__name__, k)})
-            if r not in out.values(): out[f'{k}-{v}'] = r
+            r = dataclasses.replace(s.recipe, **{k: check_value(v, type(getattr(s.recipe, k)).__name__, k)})
+            if r not in out.values(): out[re.sub(r'[^A-Za-z0-9._-]', '_', f'{k}-{v}')] = r
     return out
 
 # %% ../../nbs/00_config.ipynb #c77a9a83
@@ -161,6 +178,41 @@ def finish_run(run_dir, has_test:bool=False) -> Path:
     if missing: raise FileNotFoundError(f"run {run_dir} is incomplete, missing: {', '.join(missing)}")
     return atomic_write(run_dir/'DONE', lambda p: p.write_text(''))
 
+# %% ../../nbs/00_config.ipynb #856a3b22
+LOCK_FILE = 'requirements.lock'
+
+def _norm(name:str) -> str: return re.sub(r'[-_.]+', '-', name).lower()
+
+def read_lock(path) -> dict:
+    "Exact pins `{normalised name: version}` of a pip-compile lock file (empty if it does not exist)."
+    path = Path(path)
+    if not path.exists(): return {}
+    pins = [l.split('#')[0].strip() for l in path.read_text().splitlines()]
+    return dict((_norm(n), v) for n, v in (l.split('==', 1) for l in pins if l and not l.startswith('-')))
+
+# %% ../../nbs/00_config.ipynb #e3cec0ff
+def lock_hash(path) -> str:
+    "SHA-256 of the lock file at `path` (first 16 hex digits), or '' when there is none."
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if Path(path).exists() else ''
+
+def lock_drift(lock:dict) -> dict:
+    "`{package: [locked, installed]}` for every locked package whose installed version differs (local tags like +cu130 ignored)."
+    import importlib.metadata as md
+    from packaging.version import Version
+    def installed(n):
+        try: return md.version(n)
+        except md.PackageNotFoundError: return None
+    out = {n: [v, installed(n)] for n, v in lock.items()}
+    return {n: iv for n, iv in out.items() if iv[1] is None or Version(iv[1]).public != Version(iv[0]).public}
+
+# %% ../../nbs/00_config.ipynb #1e64374e
+def environment_yml(lock:dict) -> str:
+    "A conda `environment.yml` that pins every package of `lock` (pip section), plus this repo in editable mode."
+    head = ("# Generated by `make lock` from requirements.lock (do not edit by hand): the same exact versions as pip.\n"
+            "# conda env create -f environment.yml && conda activate visionlab\n"
+            "name: visionlab\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n")
+    return head + ''.join(f'      - "{n}=={v}"\n' for n, v in sorted(lock.items())) + '      - "-e ."\n'
+
 # %% ../../nbs/00_config.ipynb #972dfe7a
 def _git_commit() -> str:
     import subprocess
@@ -168,9 +220,11 @@ def _git_commit() -> str:
     except Exception: return ''
 
 def env_info(seed:int=0) -> dict:
-    "Package versions, git commit, device and seed of this process (written as env.json)."
+    "Package versions, lock-file hash and drift, git commit, device, torch threads and seed of this process (env.json)."
     import platform, torch, importlib.metadata as md
     pk = {p: md.version(p) for p in ['torch', 'torchvision', 'timm', 'albumentations', 'scikit-learn', 'numpy', 'pandas', 'papermill']}
-    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f'cpu ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)'
+    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f'cpu ({os.cpu_count()} cores)'
+    lock = repo_root()/LOCK_FILE
     return dict(packages=pk, python=platform.python_version(), platform=platform.platform(), git_commit=_git_commit(),
-                device=dev, processor=platform.processor(), seed=seed)
+                lock_sha256=lock_hash(lock), lock_drift=lock_drift(read_lock(lock)), device=dev,
+                torch_threads=torch.get_num_threads(), processor=platform.processor(), seed=seed)

@@ -4,18 +4,22 @@
 
 # %% ../../nbs/01_data.ipynb #005ed398
 from __future__ import annotations
-import gzip
+import gzip, hashlib, os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageFile
-from .config import write_csv
+from tqdm.auto import tqdm
+from .config import write_csv, atomic_write
 
 # %% auto #0
-__all__ = ['TASKS', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'REPORT_COLS', 'TaskData', 'load_image', 'register_task',
-           'get_task', 'digits', 'read_idx', 'per_class_sample', 'fashion_mnist', 'long_tail_counts',
-           'fashion_mnist_lt', 'csv_task', 'textile', 'validate_task', 'make_demo_csv', 'DataError', 'format_report',
-           'checked_task']
+__all__ = ['TASKS', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE', 'CACHE_COLS', 'REPORT_COLS', 'TaskData',
+           'DataError', 'load_image', 'register_task', 'get_task', 'digits', 'read_idx', 'per_class_sample',
+           'fashion_mnist', 'long_tail_counts', 'fashion_mnist_lt', 'csv_task', 'textile', 'decode_file',
+           'scan_workers', 'scan_images', 'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv',
+           'format_report', 'checked_task', 'class_counts']
 
 # %% ../../nbs/01_data.ipynb #f5a1ecdc
 @dataclass
@@ -29,10 +33,18 @@ class TaskData:
     root: Path|None = None         # folder that `path` values are relative to
     channels: int = 1              # 1 (grayscale) or 3 (RGB) as fed to models
     source: str = ''               # file the tables came from (named in error messages)
+    inferred: bool = False         # True when `classes` were inferred from the labels (a typo would make a class)
 
     def table(self, split:str) -> pd.DataFrame:
         "The `train` or `test` table."
         return self.train if split == 'train' else self.test
+
+    def splits(self) -> list:
+        "The splits this task has: `['train']` or `['train', 'test']`."
+        return ['train'] if self.test is None else ['train', 'test']
+
+class DataError(ValueError):
+    "The data of a task failed validation; the message names every bad file, CSV line, label or column."
 
 # %% ../../nbs/01_data.ipynb #ddd8cd71
 def load_image(td:TaskData, split:str, row) -> np.ndarray:
@@ -120,27 +132,31 @@ def fashion_mnist_lt(ratio:float=100, path:str=str(FMNIST_DIR), seed:int=0, test
     return TaskData('fashion_mnist_lt', FMNIST_CLASSES, tr, te, {'train': xtr, 'test': xte}, source=str(path))
 
 # %% ../../nbs/01_data.ipynb #99152536
-def _read_table(csv, classes):
+def _read_table(csv) -> pd.DataFrame:
+    "Rows of a task CSV with the label text in `label_name` and the file line in `csv_line`."
     csv = Path(csv)
     if not csv.exists(): raise FileNotFoundError(f'CSV not found: {csv}')
-    df = pd.read_csv(csv, dtype={'label': str, 'path': str, 'id': str, 'group': str}, keep_default_na=False)
+    try: df = pd.read_csv(csv, dtype={'label': str, 'path': str, 'id': str, 'group': str}, keep_default_na=False)
+    except (ValueError, OSError) as e: raise DataError(f'{csv}: not a readable CSV ({type(e).__name__}: {e})') from None
     missing = {'path', 'label'} - set(df.columns)
-    if missing: raise ValueError(f"{csv}: missing column(s) {sorted(missing)}; a task CSV needs 'path,label'")
+    if missing: raise DataError(f"{csv}: missing column(s) {sorted(missing)}; a task CSV needs 'path,label' (found: {', '.join(map(str, df.columns))})")
     if 'id' not in df: df.insert(0, 'id', df['path'])
     df['label_name'] = df.pop('label')
-    df['label'] = df.label_name.map({c: i for i, c in enumerate(classes)}).fillna(-1).astype(int)
     df['csv_line'] = np.arange(len(df)) + 2   # line in the file (after the header), named by validation
     return df
+
+def _labelled(df:pd.DataFrame, classes:list) -> pd.DataFrame:
+    "`df` with `label` = the index of `label_name` in `classes` (-1 outside them)."
+    return df.assign(label=df.label_name.map({c: i for i, c in enumerate(classes)}).fillna(-1).astype(int))
 
 # %% ../../nbs/01_data.ipynb #049ec40d
 @register_task('csv')
 def csv_task(csv:str, root:str='', test_csv:str='', classes:list|None=None, channels:int=3, name:str='csv') -> TaskData:
     "A user task from a CSV of `path,label` (+ optional `group`, `id`, metadata) with paths relative to `root`."
-    root = Path(root) if root else Path(csv).parent
-    if classes is None:
-        classes = sorted(set(pd.read_csv(csv, dtype=str, keep_default_na=False)['label']) - {''})
-    test = _read_table(test_csv, classes) if test_csv else None
-    return TaskData(name, list(classes), _read_table(csv, classes), test, root=root, channels=channels, source=str(csv))
+    root, train, inferred = Path(root) if root else Path(csv).parent, _read_table(csv), classes is None
+    if inferred: classes = sorted(set(train.label_name) - {''})
+    test = _labelled(_read_table(test_csv), classes) if test_csv else None
+    return TaskData(name, list(classes), _labelled(train, classes), test, root=root, channels=channels, source=str(csv), inferred=inferred)
 
 # %% ../../nbs/01_data.ipynb #429abcad
 TEXTILE_CLASSES = ['nominal', 'local', 'global']
@@ -155,34 +171,133 @@ def textile(channels:int=3) -> TaskData:
     return TaskData('textile', TEXTILE_CLASSES, df, root=root, channels=channels, source=str(root))
 
 # %% ../../nbs/01_data.ipynb #a991d86f
-def _image_problem(path:Path) -> str|None:
-    "Why the image at `path` cannot be used, or None if it decodes completely."
-    if not path.exists(): return 'missing file'
+def decode_file(path, channels:int=3) -> tuple:
+    "`(problem, hash)` of an image file: `(None, SHA-1 of its decoded pixels)`, or why it cannot be used and None."
+    path = Path(path); mode = 'L' if channels == 1 else 'RGB'
+    if not path.exists(): return 'missing file', None
     try:
         ImageFile.LOAD_TRUNCATED_IMAGES = False
-        with Image.open(path) as im: im.load()
-    except Exception as e: return f'unreadable image ({type(e).__name__}: {e})'
-    return None
+        with Image.open(path) as im: im.load(); px = (im if im.mode == mode else im.convert(mode)).tobytes()
+    except Exception as e: return f'unreadable image ({type(e).__name__}: {e})', None
+    return None, hashlib.sha1(px).hexdigest()
+
+# %% ../../nbs/01_data.ipynb #e8af2c3f
+CACHE_FILE = 'image_cache.parquet'
+CACHE_COLS = ['path', 'size', 'mtime_ns', 'channels', 'problem', 'hash']
+
+def scan_workers() -> int:
+    "Default number of decoding threads: twice the usable cores, at most 8."
+    return min(8, 2 * len(os.sched_getaffinity(0)))
+
+def _file_key(path:str, channels:int):
+    "`(real path, size, mtime_ns, channels)` of a file, or None when it does not exist."
+    try: st = os.stat(path)
+    except OSError: return None
+    return os.path.realpath(path), st.st_size, st.st_mtime_ns, channels
+
+# %% ../../nbs/01_data.ipynb #5875ba6c
+def _read_cache(path) -> dict:
+    "real path -> (size, mtime_ns, channels, problem, hash) from an image cache (empty when there is none)."
+    if path is None or not Path(path).exists(): return {}
+    try: c = pd.read_parquet(path)
+    except Exception: return {}   # a damaged cache is only a cache: decode again
+    na = lambda v: None if pd.isna(v) else v
+    return {r[0]: (int(r[1]), int(r[2]), int(r[3]), na(r[4]), na(r[5])) for r in c[CACHE_COLS].itertuples(index=False, name=None)}
+
+def _write_cache(path, cache:dict) -> Path:
+    "Write `_read_cache`'s dict to the parquet `path` atomically."
+    df = pd.DataFrame([(k, *v) for k, v in cache.items()], columns=CACHE_COLS)
+    return atomic_write(path, lambda p: df.to_parquet(p, index=False))
+
+# %% ../../nbs/01_data.ipynb #b850aac3
+def _decode_all(paths:list, channels:int, workers:int=0, progress:bool=True) -> dict:
+    "path -> `decode_file(path)` for `paths`, decoded in a thread pool behind a progress bar."
+    if not paths: return {}
+    with ThreadPoolExecutor(workers or scan_workers()) as ex:
+        res = ex.map(partial(decode_file, channels=channels), paths)
+        return dict(zip(paths, tqdm(res, total=len(paths), desc='checking images', unit='img', delay=2, disable=not progress)))
+
+def _scan_files(paths:list, channels:int, cache=None, workers:int=0, progress:bool=True) -> tuple:
+    "`(problem, hash)` per path and `{decoded, cached, missing}` counts, decoding only files not fresh in `cache`."
+    known, keys = _read_cache(cache), {p: _file_key(p, channels) for p in dict.fromkeys(paths)}
+    fresh = {p for p, k in keys.items() if k is not None and known.get(k[0], ())[:3] == k[1:]}
+    done = _decode_all([p for p in keys if p not in fresh], channels, workers, progress)
+    new = {keys[p][0]: keys[p][1:] + done[p] for p in done if keys[p] is not None}
+    if cache is not None and new: _write_cache(cache, {**known, **new})
+    res = {p: done[p] if p in done else known[keys[p][0]][3:] for p in keys}
+    return [res[p] for p in paths], dict(decoded=len(new), cached=len(fresh), missing=len(done) - len(new))
+
+# %% ../../nbs/01_data.ipynb #0307366a
+def _scan_arrays(td:TaskData, split:str) -> list:
+    "`(None, hash)` per row of an in-memory split: the SHA-1 of its pixels, straight from the array."
+    x = td.arrays[split]
+    return [(None, hashlib.sha1(x[i].tobytes()).hexdigest()) for i in td.table(split)['src'].astype(int)]
+
+def scan_images(td:TaskData, split:str='train', cache=None, workers:int=0, progress:bool=True) -> pd.DataFrame:
+    "`problem` and `hash` of every row of `split` (indexed like its table); counts of decoded/cached files in `.attrs`."
+    t = td.table(split)
+    if 'path' not in t: res, stats = _scan_arrays(td, split), dict(decoded=0, cached=0, missing=0)
+    else: res, stats = _scan_files([str(_resolve(td, p)) for p in t['path']], td.channels, cache, workers, progress)
+    out = pd.DataFrame(res, index=t.index, columns=['problem', 'hash'], dtype=object)
+    out.attrs.update(stats); return out
+
+# %% ../../nbs/01_data.ipynb #559ac99e
+def _where(rows:pd.DataFrame, most:int=10) -> str:
+    "'CSV line 7' / 'CSV lines 7, 9' (or table rows) of `rows`, at most `most` of them."
+    n, v = len(rows), (rows.csv_line if 'csv_line' in rows else rows.index).tolist()
+    return f"{'CSV line' if 'csv_line' in rows else 'row'}{'s' if n > 1 else ''} {', '.join(map(str, v[:most]))}{', ...' if n > most else ''}"
+
+def rare_labels(td:TaskData, min_count:int, bad=()) -> dict:
+    "row -> problem for the train rows of inferred classes with fewer than `min_count` usable images (rows not in `bad`)."
+    if not (td.inferred and min_count): return {}
+    t = td.train[~td.train.index.isin(list(bad)) & (td.train.label >= 0)]; out = {}
+    for lab, g in t.groupby('label'):
+        if len(g) >= min_count: continue
+        msg = (f"label '{td.classes[lab]}' has {len(g)} image{'s' if len(g) > 1 else ''} ({_where(g)}), fewer than {min_count} "
+               f"(the folds / min_per_class): a typo? list the real classes with `classes: [...]` in task_args")
+        out.update(dict.fromkeys(g.index, msg))
+    return out
+
+# %% ../../nbs/01_data.ipynb #fe05fdec
+def drop_empty_classes(td:TaskData) -> TaskData:
+    "`td` without the inferred classes that have no train row left, labels re-indexed; test rows of such classes raise `DataError`."
+    keep = [c for i, c in enumerate(td.classes) if (td.train.label == i).any()]
+    if not td.inferred or len(keep) == len(td.classes): return td   # listed classes stay as the user wrote them
+    test = None if td.test is None else _labelled(td.test, keep)
+    lost = test[(test.label < 0) & test.label_name.isin(td.classes)] if test is not None else []
+    if len(lost): raise DataError(f"{td.source}: test {_where(lost)} (ids {', '.join(lost.id[:5])}) have label(s) "
+                                  f"{sorted(set(lost.label_name))} dropped for having too few train images")
+    return replace(td, classes=keep, train=_labelled(td.train, keep), test=test)
 
 # %% ../../nbs/01_data.ipynb #edbe89fb
-def _split_problems(td:TaskData, split:str) -> list:
-    t, out = td.table(split), []
-    for row, r in t.iterrows():
-        where = dict(split=split, row=row, line=r.get('csv_line', ''), id=r['id'], path=str(_resolve(td, r['path'])) if 'path' in t else '')
-        if 'path' in t and (p := _image_problem(_resolve(td, r['path']))): out.append({**where, 'problem': p})
-        if r['label'] < 0 and str(r.get('label_name', '')) != '':
-            out.append({**where, 'problem': f"unknown label '{r['label_name']}' (classes: {', '.join(td.classes)})"})
-    for row, r in t[t.id.duplicated(keep='first')].iterrows():
-        out.append(dict(split=split, row=row, line=r.get('csv_line', ''), id=r['id'], path=str(r.get('path', '')),
-                        problem=f"duplicate id (first at row {t.index[t.id == r['id']][0]})"))
-    return out
+def _unknown_labels(td:TaskData, t:pd.DataFrame) -> dict:
+    "row -> problem for labels outside `td.classes` (an empty label, e.g. an unlabelled test row, is fine)."
+    if 'label_name' not in t: return {}
+    bad = t.label_name[(t.label < 0) & (t.label_name != '')]
+    return {r: f"unknown label '{n}' (classes: {', '.join(td.classes)})" for r, n in bad.items()}
+
+def _duplicate_ids(t:pd.DataFrame) -> dict:
+    "row -> problem for every repeat of an id, naming the row of its first occurrence."
+    first = {}
+    for r, i in t.id.items(): first.setdefault(i, r)
+    return {r: f'duplicate id (first at row {first[i]})' for r, i in t.id[t.id.duplicated()].items()}
+
+# %% ../../nbs/01_data.ipynb #b67fc8f7
+def _split_problems(td:TaskData, split:str, scan:pd.DataFrame, min_count:int=0) -> list:
+    "Report rows of one split: image problems of `scan`, unknown labels, too-rare inferred labels (train) and duplicate ids."
+    t = td.table(split); found = [scan.problem.dropna().to_dict(), _unknown_labels(td, t), _duplicate_ids(t)]
+    if split == 'train': found.append(rare_labels(td, min_count, set().union(*found)))
+    where = lambda r: dict(split=split, row=r, line=t.at[r, 'csv_line'] if 'csv_line' in t else '', id=t.at[r, 'id'],
+                           path=str(_resolve(td, t.at[r, 'path'])) if 'path' in t else '')
+    return sorted(({**where(r), 'problem': p} for f in found for r, p in f.items()), key=lambda d: d['row'])
 
 # %% ../../nbs/01_data.ipynb #0afedb54
 REPORT_COLS = ['split', 'row', 'line', 'id', 'path', 'problem']
 
-def validate_task(td:TaskData) -> pd.DataFrame:
-    "Report of every bad row (missing/unreadable image, unknown label, duplicate id) in train and test."
-    rows = [p for s in ('train', 'test') if td.table(s) is not None for p in _split_problems(td, s)]
+def validate_task(td:TaskData, min_count:int=0, scans:dict|None=None) -> pd.DataFrame:
+    "Report of every bad row (missing/unreadable image, unknown or too-rare label, duplicate id) in train and test."
+    scans = scans or {s: scan_images(td, s) for s in td.splits()}   # `scans`: split -> `scan_images` result
+    rows = [p for s in td.splits() for p in _split_problems(td, s, scans[s], min_count)]
     return pd.DataFrame(rows, columns=REPORT_COLS)
 
 # %% ../../nbs/01_data.ipynb #47387826
@@ -203,9 +318,6 @@ def make_demo_csv(folder, n_per_class:int=4, bad:bool=True) -> Path:
     return folder/'train.csv'
 
 # %% ../../nbs/01_data.ipynb #2fca6cb3
-class DataError(ValueError):
-    "The data of a task failed validation; the message lists every bad row and file."
-
 def format_report(rep:pd.DataFrame, source:str='') -> str:
     "One line per problem: split, row (and CSV line), id, file and what is wrong."
     head = f"{len(rep)} data problem(s) in {source or 'task'}:"
@@ -213,12 +325,25 @@ def format_report(rep:pd.DataFrame, source:str='') -> str:
     return '\n'.join([head] + [f"  {r.split} row {r.row} (id {r.id}{line(r)}): {r.problem}{' -- ' + r.path if r.path else ''}" for r in rep.itertuples()])
 
 # %% ../../nbs/01_data.ipynb #fa0af766
-def checked_task(td:TaskData, out_dir=None, quarantine:bool=False) -> TaskData:
-    "Validate `td`; raise `DataError` with the report, or with `quarantine` drop bad train rows into quarantine.csv."
-    rep = validate_task(td)
-    if out_dir is not None: write_csv(rep, Path(out_dir)/'validation_report.csv')
+def _stop_or_quarantine(td:TaskData, rep:pd.DataFrame, out_dir, quarantine:bool):
+    "Raise `DataError` with the report unless every problem is a train row and `quarantine` is on (then list them)."
     if len(rep) and (not quarantine or (rep.split == 'test').any()):
         hint = '' if quarantine else '\n(set `quarantine: true` in the study to exclude the bad train images and go on)'
         raise DataError(format_report(rep, td.source or td.name) + hint)
     if out_dir is not None and quarantine: write_csv(rep, Path(out_dir)/'quarantine.csv')
-    return replace(td, train=td.train.drop(index=rep.row.unique())) if len(rep) else td
+
+def checked_task(td:TaskData, out_dir=None, quarantine:bool=False, min_count:int=0, workers:int=0, progress:bool=True) -> TaskData:
+    "Validate `td` (images decoded once, cached in `out_dir`); raise `DataError`, or with `quarantine` drop bad train rows."
+    cache = None if out_dir is None else Path(out_dir)/CACHE_FILE   # min_count: least train images of an inferred class
+    scans = {s: scan_images(td, s, cache, workers, progress) for s in td.splits()}
+    rep = validate_task(td, min_count, scans)
+    if out_dir is not None: write_csv(rep, Path(out_dir)/'validation_report.csv')
+    _stop_or_quarantine(td, rep, out_dir, quarantine)
+    train = td.train.assign(hash=scans['train'].hash).drop(index=rep.row[rep.split == 'train'].unique())
+    return drop_empty_classes(replace(td, train=train))
+
+# %% ../../nbs/01_data.ipynb #71e7e3b0
+def class_counts(td:TaskData) -> pd.DataFrame:
+    "Images per class in the train and test splits (`test` 0 when the task has no test split)."
+    n = lambda t: 0 if t is None else np.bincount(t.label[t.label >= 0], minlength=len(td.classes))
+    return pd.DataFrame({'class': td.classes, 'train': n(td.train), 'test': n(td.test)})

@@ -4,23 +4,21 @@
 
 # %% ../../nbs/02_folds.ipynb #ead74595
 from __future__ import annotations
-import hashlib
 from dataclasses import replace
 from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold
 from .config import write_csv
-from .data import TaskData, DataError, load_image, checked_task
+from .data import TaskData, DataError, checked_task, drop_empty_classes, scan_images
 
 # %% auto #0
 __all__ = ['image_hashes', 'split_groups', 'assign_folds', 'check_leakage', 'prepare_task', 'fold_tables']
 
 # %% ../../nbs/02_folds.ipynb #7056a1a6
-def image_hashes(td:TaskData, split:str='train') -> pd.Series:
-    "SHA-1 of the decoded pixels of every row of `split`, indexed like the table."
-    t = td.table(split)
-    return pd.Series([hashlib.sha1(np.ascontiguousarray(load_image(td, split, r)).tobytes()).hexdigest()
-                      for _, r in t.iterrows()], index=t.index, name='hash')
+def image_hashes(td:TaskData, split:str='train', cache=None) -> pd.Series:
+    "SHA-1 of the decoded pixels of every row of `split` (its `hash` column when present; None for a bad image)."
+    t = td.table(split)   # cache: an image cache parquet (see `scan_images`), or None
+    return (t['hash'] if 'hash' in t else scan_images(td, split, cache)['hash']).rename('hash')
 
 # %% ../../nbs/02_folds.ipynb #a817b378
 def split_groups(df:pd.DataFrame) -> pd.Series:
@@ -59,10 +57,11 @@ def check_leakage(folds:pd.DataFrame, source:str='folds') -> pd.DataFrame:
 
 # %% ../../nbs/02_folds.ipynb #2360cddf
 def _apply_quarantine(td:TaskData, task_dir:Path) -> TaskData:
+    "`td` without the train rows listed in `task_dir/quarantine.csv` and the inferred classes they leave empty."
     q = Path(task_dir)/'quarantine.csv'
     if not q.exists(): return td
     rows = pd.read_csv(q).query("split == 'train'")['row']
-    return replace(td, train=td.train.drop(index=rows.unique()))
+    return drop_empty_classes(replace(td, train=td.train.drop(index=rows.unique())))
 
 # %% ../../nbs/02_folds.ipynb #2583c9e4
 def _load_folds(td:TaskData, path:Path, n_folds:int) -> pd.DataFrame:
@@ -73,12 +72,12 @@ def _load_folds(td:TaskData, path:Path, n_folds:int) -> pd.DataFrame:
     return check_leakage(folds, str(path))
 
 # %% ../../nbs/02_folds.ipynb #6b7e584a
-def prepare_task(td:TaskData, task_dir, n_folds:int=5, seed:int=0, quarantine:bool=False):
+def prepare_task(td:TaskData, task_dir, n_folds:int=5, seed:int=0, quarantine:bool=False, min_per_class:int=0):
     "Validated `TaskData` and its folds table, reusing `task_dir/folds.csv` when it exists."
-    task_dir = Path(task_dir); path = task_dir/'folds.csv'
-    if not n_folds: return checked_task(td, task_dir, quarantine), None
-    if path.exists(): td = _apply_quarantine(td, task_dir); return td, _load_folds(td, path, n_folds)
-    td = checked_task(td, task_dir, quarantine)
+    task_dir = Path(task_dir); path = task_dir/'folds.csv'   # min_per_class: least images of an inferred class (with n_folds)
+    if n_folds and path.exists(): td = _apply_quarantine(td, task_dir); return td, _load_folds(td, path, n_folds)
+    td = checked_task(td, task_dir, quarantine, max(n_folds, min_per_class))
+    if not n_folds: return td, None
     cols = [c for c in ['id', 'label', 'group'] if c in td.train]
     folds = check_leakage(assign_folds(td.train[cols].assign(hash=image_hashes(td)), n_folds, seed), str(path))
     write_csv(folds, path)

@@ -4,14 +4,15 @@
 
 # %% ../../nbs/11_grid.ipynb #c4a20f22
 from __future__ import annotations
-import ctypes, dataclasses, json, os, shutil, signal, subprocess, sys, time, uuid
+import ctypes, dataclasses, fcntl, inspect, json, os, shutil, signal, subprocess, sys, time, uuid
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd, yaml
 from tqdm.auto import tqdm
-from .config import Study, load_study, study_recipes, repo_root, write_json, StudyError
-from .data import TASKS, get_task
+from .config import Study, load_study, study_recipes, repo_root, write_json, StudyError, check_value
+from .data import TASKS, get_task, class_counts, DataError
 from .folds import prepare_task
 from .augment import AUGMENTS
 from .models import check_backbone
@@ -19,8 +20,8 @@ from .losses import LOSSES
 from .predict import TTAS
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'RunSpec', 'expand_grid', 'check_grid', 'is_complete', 'template', 'execute_run', 'clean_partials',
-           'prepare_study', 'summary_table', 'run_grid', 'run_paper']
+__all__ = ['METRIC_NAMES', 'RunSpec', 'expand_grid', 'check_task_args', 'check_grid', 'is_complete', 'template', 'execute_run',
+           'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'run_grid', 'run_paper']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -39,8 +40,24 @@ def expand_grid(s:Study, runs_root='runs') -> list:
     folds = list(range(s.folds)) + [-1] * s.refit
     return [RunSpec(sd/t/b/rn/(f'fold{k}' if k >= 0 else 'full'),
                     dict(study=s.study, study_dir=str(sd), task=t, task_args=s.task_args.get(t, {}), backbone=b, recipe=rn,
-                         hparams=dataclasses.asdict(r), fold=k, n_folds=s.folds, seed=s.seed, quarantine=s.quarantine, progress=False))
+                         hparams=dataclasses.asdict(r), fold=k, n_folds=s.folds, seed=s.seed, quarantine=s.quarantine,
+                         min_per_class=s.min_per_class, threads=s.threads, progress=False))
             for t in s.tasks for b in s.backbones for rn, r in study_recipes(s).items() for k in folds]
+
+# %% ../../nbs/11_grid.ipynb #3dc8d6db
+def check_task_args(task:str, args, tasks:list) -> dict:
+    "`args` if they fit the signature of `task`'s reader (known names, declared types, required ones given), else a `StudyError`."
+    key = f'task_args.{task}'
+    if task not in tasks: raise StudyError(f"'{key}': '{task}' is not one of the study's tasks ({', '.join(tasks)})")
+    if task not in TASKS: raise StudyError(f"tasks: unknown task '{task}' (registered: {', '.join(TASKS)})")
+    if not isinstance(args, dict): raise StudyError(f"'{key}' must be a mapping of reader arguments, got {args!r}")
+    sig = inspect.signature(TASKS[task]).parameters
+    for k, v in args.items():
+        if k not in sig: raise StudyError(f"'{key}': unknown argument '{k}' (valid: {', '.join(sig) or 'none'})")
+        check_value(v, str(sig[k].annotation), f'{key}.{k}')
+    missing = [n for n, p in sig.items() if p.default is p.empty and n not in args]
+    if missing: raise StudyError(f"'{key}': missing required argument(s) {', '.join(missing)}")
+    return args
 
 # %% ../../nbs/11_grid.ipynb #69b04011
 METRIC_NAMES = ['acc', 'macro_f1', 'balanced_acc', 'nll']
@@ -52,13 +69,14 @@ def check_grid(s:Study) -> Study:
     for b in s.backbones:
         try: check_backbone(b)
         except ValueError as e: raise StudyError(f'backbones: {e}') from None
+    for t, args in s.task_args.items(): check_task_args(t, args, s.tasks)
     for rn, r in study_recipes(s).items():
         for key, ok in [('loss', LOSSES), ('augment', AUGMENTS), ('tta', TTAS), ('schedule', ['cosine', 'onecycle']), ('select_metric', METRIC_NAMES)]:
             if getattr(r, key) not in ok: raise StudyError(f"recipe '{rn}': '{key}' is '{getattr(r, key)}', not one of {', '.join(ok)}")
     return s
 
 # %% ../../nbs/11_grid.ipynb #4e41f384
-_KEYS = ['task', 'task_args', 'backbone', 'hparams', 'fold', 'n_folds', 'seed', 'quarantine']
+_KEYS = ['task', 'task_args', 'backbone', 'hparams', 'fold', 'n_folds', 'seed', 'quarantine', 'min_per_class', 'threads']
 
 def is_complete(spec:RunSpec) -> bool:
     "Whether `spec.run_dir` holds a finished run made with the same parameters."
@@ -114,11 +132,40 @@ def clean_partials(study_dir) -> list:
         shutil.rmtree(p, ignore_errors=True); gone.append(p)
     return gone
 
+# %% ../../nbs/11_grid.ipynb #7317edaa
+@contextmanager
+def study_lock(study_dir:Path):
+    "Hold the study's grid lock while the block runs; a `StudyError` naming the PID that holds it otherwise."
+    path = Path(study_dir)/'.grid.lock'; path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, 'a+')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0); pid = f.read().strip() or '?'; f.close()
+        raise StudyError(f"study '{path.parent.name}' is already running: PID {pid} holds {path} (wait for it, or stop it)") from None
+    f.seek(0); old = f.read().strip(); f.truncate(0); f.write(f'{os.getpid()}\n'); f.flush()
+    if old and old != str(os.getpid()): print(f'taking over the grid lock left by PID {old} (no longer running)')
+    try: yield path
+    finally: f.close()   # closing the descriptor releases the flock
+
+# %% ../../nbs/11_grid.ipynb #9bf2dafe
+def read_tasks(s:Study) -> dict:
+    "Every task of `s`, read by its reader; a reader's complaint becomes a `StudyError` naming the task."
+    out = {}
+    for t in s.tasks:
+        try: out[t] = get_task(t, **s.task_args.get(t, {}))
+        except (ValueError, TypeError, KeyError) as e:
+            if isinstance(e, DataError): raise
+            raise StudyError(f"task '{t}': {e}") from None
+    return out
+
 # %% ../../nbs/11_grid.ipynb #b82383c5
-def prepare_study(s:Study, study_dir:Path):
-    "Validate every task's data and make its folds (once, before any run); save the resolved study."
+def prepare_study(s:Study, study_dir:Path, tasks:dict|None=None) -> dict:
+    "Validate every task's data and make its folds (once, before any run), print class counts; save the resolved study."
+    tasks = tasks or read_tasks(s)
     study_dir.mkdir(parents=True, exist_ok=True); write_json(dataclasses.asdict(s), study_dir/'study.json')
-    for t in s.tasks: prepare_task(get_task(t, **s.task_args.get(t, {})), study_dir/t, s.folds, s.seed, s.quarantine)
+    out = {t: prepare_task(td, study_dir/t, s.folds, s.seed, s.quarantine, min_per_class=s.min_per_class)[0] for t, td in tasks.items()}
+    for t, td in out.items(): print(f'{t}: images per class\n' + class_counts(td).to_string(index=False))
+    return out
 
 # %% ../../nbs/11_grid.ipynb #1ee9eaa6
 def _metrics(spec):
@@ -134,9 +181,9 @@ def summary_table(specs:list, results:dict) -> pd.DataFrame:
     return pd.DataFrame(rows).drop(columns=['log'], errors='ignore')
 
 # %% ../../nbs/11_grid.ipynb #9332da02
-def _run_all(todo:list, workers:int) -> dict:
-    "Execute `todo` on `workers` threads (each driving one papermill process) with overall progress."
-    threads, results = max(1, (os.cpu_count() or 1) // workers), {}
+def _run_all(todo:list, workers:int, threads:int=1) -> dict:
+    "Execute `todo` on `workers` threads (each driving one papermill process with `threads` torch threads) with overall progress."
+    results = {}
     with ThreadPoolExecutor(workers) as ex, tqdm(total=len(todo), desc='runs', unit='run') as bar:
         futs = {ex.submit(execute_run, sp, threads): sp for sp in todo}
         try:
@@ -157,14 +204,16 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False) ->
     s = check_grid(load_study(study_path)); sd = Path(runs_root).absolute()/s.study
     specs = expand_grid(s, runs_root); todo = [sp for sp in specs if not is_complete(sp)]
     print(f'{s.study}: {len(specs)} runs, {len(specs) - len(todo)} complete, {len(todo)} to run on {workers} worker(s)')
+    tasks = read_tasks(s)
     if dry_run: return summary_table(specs, {sp.name: dict(status='todo') for sp in todo})
-    prepare_study(s, sd); clean_partials(sd)
-    try: old = signal.signal(signal.SIGTERM, _sigterm)   # SIGTERM stops the workers like Ctrl-C
-    except ValueError: old = None                        # not the main thread: no handler
-    try: results = _run_all(todo, workers)
-    finally:
-        if old is not None: signal.signal(signal.SIGTERM, old)
-    summary = summary_table(specs, results); summary.to_csv(sd/'grid_summary.csv', index=False)
+    with study_lock(sd):
+        prepare_study(s, sd, tasks); clean_partials(sd)
+        try: old = signal.signal(signal.SIGTERM, _sigterm)   # SIGTERM stops the workers like Ctrl-C
+        except ValueError: old = None                        # not the main thread: no handler
+        try: results = _run_all(todo, workers, s.threads)
+        finally:
+            if old is not None: signal.signal(signal.SIGTERM, old)
+        summary = summary_table(specs, results); summary.to_csv(sd/'grid_summary.csv', index=False)
     return summary
 
 # %% ../../nbs/11_grid.ipynb #c2d39778

@@ -108,7 +108,9 @@ def summary_caption(summary:dict, # `study_summary` output
     n = int(summary['table'].n_folds.max())
     test = ' Test: fold models\' probabilities averaged.' if _has_test_labels(summary) else ''
     env = summary.get('env') or {}; pk = env.get('packages', {})
-    hw = f" Runs on {_tex(env['device'])}, torch {pk.get('torch', '?')}, timm {pk.get('timm', '?')}." if 'device' in env else ''
+    th = f", {env['torch_threads']} torch thread(s) per run" if 'torch_threads' in env else ''
+    lk = f", lock {env['lock_sha256']}" if env.get('lock_sha256') else ''
+    hw = f" Runs on {_tex(env['device'])}{th}, torch {pk.get('torch', '?')}, timm {pk.get('timm', '?')}{lk}." if 'device' in env else ''
     return (f"{_tex(summary['task'])}: out-of-fold accuracy and macro-F1, mean $\\pm$ std over {n} folds; "
             f"stack = nested-CV logistic regression on the models' log-probabilities.{test}{hw} Best in bold.")
 

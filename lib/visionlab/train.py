@@ -4,7 +4,7 @@
 
 # %% ../../nbs/06_train.ipynb #d20c904b
 from __future__ import annotations
-import math, time
+import json, math, pickle, time
 from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd
@@ -19,7 +19,7 @@ from .losses import get_loss, classification_metrics, is_better
 
 # %% auto #0
 __all__ = ['ImageDataset', 'norm_stats', 'make_loader', 'make_optimizer', 'make_scheduler', 'logits_of', 'train_epoch',
-           'FitResult', 'fit', 'save_checkpoint', 'load_checkpoint']
+           'FitResult', 'fit', 'CheckpointError', 'save_checkpoint', 'load_checkpoint']
 
 # %% ../../nbs/06_train.ipynb #356a5ddc
 class ImageDataset(Dataset):
@@ -128,12 +128,21 @@ def fit(model:nn.Module, train_dl:DataLoader, valid_dl:DataLoader|None, recipe:R
     return FitResult(pd.DataFrame(rows), best[0], best[1], best[2], time.time() - start)
 
 # %% ../../nbs/06_train.ipynb #eaed1437
+class CheckpointError(ValueError):
+    "A checkpoint file is not a plain visionlab checkpoint (it names the file)."
+
 def save_checkpoint(path, state:dict, params:dict) -> Path:
-    "Save weights `state` and rebuild parameters (backbone, num_classes, in_chans, ...) to `path` atomically."
-    return atomic_write(path, lambda p: torch.save({'state_dict': state, 'params': params}, p))
+    "Save weights `state` and rebuild parameters (plain JSON types: backbone, num_classes, in_chans, ...) to `path` atomically."
+    plain = json.loads(json.dumps(params))   # raises on anything that is not plain data
+    return atomic_write(path, lambda p: torch.save({'state_dict': state, 'params': plain}, p))
 
 def load_checkpoint(path) -> tuple:
-    "Rebuild the model saved by `save_checkpoint`; returns (model, params)."
-    ck = torch.load(path, map_location='cpu', weights_only=False); p = ck['params']
+    "Rebuild the model saved by `save_checkpoint` (tensors and plain types only: runs no code); returns (model, params)."
+    try: ck = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"refusing to load {path}: it holds objects other than tensors and plain data "
+                              f"({str(e).strip().splitlines()[-1][:200]})") from None
+    if not isinstance(ck, dict) or not {'state_dict', 'params'} <= set(ck): raise CheckpointError(f'{path} is not a visionlab checkpoint')
+    p = ck['params']
     model = create_backbone(p['backbone'], num_classes=p['num_classes'], in_chans=p['in_chans'])
     model.load_state_dict(ck['state_dict']); return model.eval(), p
