@@ -31,8 +31,20 @@ class Recipe:
     weight_decay: float = 5e-4  # AdamW weight decay
     schedule: str = 'cosine'    # 'cosine' (linear warmup then cosine) or 'onecycle'
     warmup_epochs: float = 1.0  # warmup length for 'cosine' (fraction of the run for 'onecycle' = warmup/epochs)
-    loss: str = 'ce'            # registered loss name (see `visionlab.losses`)
-    label_smoothing: float = 0.0  # label smoothing for 'ce'
+    loss: str = 'ce'            # registered loss name (see `visionlab.losses`); built from this recipe and the training fold's class counts
+    label_smoothing: float = 0.0  # label smoothing of the cross-entropy based losses
+    focal_gamma: float = 2.0    # focal, cb_focal: focusing parameter gamma (Lin et al. 2017)
+    cb_beta: float = 0.9999     # cb_ce, cb_focal, DRW weights: beta of the effective number (1 - beta^n) / (1 - beta) (Cui et al. 2019)
+    weight_power: float = 1.0   # weighted_ce: class weight proportional to n_c^-power (1: inverse, 0.5: inverse square root)
+    la_tau: float = 1.0         # la: logits + tau * log(train prior) inside the loss (Menon et al. 2021)
+    ldam_max_margin: float = 0.5  # ldam: margin of the rarest class; margins proportional to n_c^-1/4 (Cao et al. 2019)
+    ldam_scale: float = 30.0    # ldam: scale s of the margin-adjusted logits
+    posthoc_tau: float = 0.0    # post-hoc logit adjustment at prediction: logits - tau * log(train prior); 0 = off
+    sampler: str = 'shuffle'    # 'shuffle', 'balanced' (p ~ 1/n_c) or 'sqrt' (p ~ 1/sqrt(n_c)): how training batches are drawn
+    drw_epochs: int = 0         # deferred re-weighting / balanced last phase: its length in epochs at the end of the fit (0 = none)
+    drw_mode: str = 'weights'   # the last phase switches to 'weights' (class-balanced loss weights, cb_beta) or 'sampler' (balanced sampling)
+    drw_lr_scale: float = 1.0   # learning-rate multiplier during the last phase
+    min_delta: float = 0.0      # smallest improvement of select_metric that counts (checkpoint selection and early stopping)
     augment: str = 'none'       # registered augmentation profile (see `visionlab.augment`)
     tta: str = 'none'           # test-time augmentation: 'none' or 'hflip'
     grad_clip: float = 1.0      # max gradient norm; 0 disables clipping
@@ -53,6 +65,7 @@ class Study:
     seed: int = 0               # one seed for folds, sampling and training
     recipe: Recipe = field(default_factory=Recipe)  # base recipe
     vary: dict = field(default_factory=dict)        # {recipe_field: [values]}: each value becomes its own recipe
+    recipes: dict = field(default_factory=dict)     # {name: {recipe_field: value, ...}}: named recipes, each the base plus its changes
     quarantine: bool = False    # exclude bad images (listed in quarantine.csv) instead of stopping
     task_args: dict = field(default_factory=dict)   # {task: {kwarg: value}} passed to the task reader
     refit: bool = False         # also fit each task x backbone x recipe on the whole train split (run folder `full`)
@@ -103,6 +116,8 @@ def check_study(s:Study) -> Study:
         if k not in rf: raise StudyError(f"unknown key 'vary.{k}' (valid: {', '.join(rf)})")
         if not isinstance(vals, list) or not vals: raise StudyError(f"'vary.{k}' must be a non-empty list")
         for v in vals: check_value(v, rf[k], f'vary.{k}')
+    for name, ch in s.recipes.items():
+        check_name(name, f'recipes.{name}'); from_dict(Recipe, ch or {}, f'recipes.{name}.')
     return s
 
 # %% ../../nbs/00_config.ipynb #9b6c0058
@@ -119,8 +134,11 @@ def load_study(path) -> Study:
 
 # %% ../../nbs/00_config.ipynb #309f16d8
 def study_recipes(s:Study) -> dict:
-    "Named recipes: 'base' alone, or '<key>-<value>' per value in `vary` (one change at a time, identical ones dropped)."
-    out = {} if s.vary else {'base': s.recipe}
+    "Named recipes: 'base' alone, or the named `recipes` then '<key>-<value>' per value in `vary` (one change at a time, identical ones dropped)."
+    rf = {f.name: f.type for f in fields(Recipe)}
+    changed = lambda ch, where: dataclasses.replace(s.recipe, **{k: check_value(v, rf[k], f'{where}.{k}') for k, v in (ch or {}).items()})
+    out = {} if s.vary or s.recipes else {'base': s.recipe}
+    for name, ch in s.recipes.items(): out[name] = changed(ch, f'recipes.{name}')
     for k, vals in s.vary.items():
         for v in vals:
             r = dataclasses.replace(s.recipe, **{k: check_value(v, type(getattr(s.recipe, k)).__name__, k)})

@@ -17,7 +17,7 @@ from .config import write_csv, atomic_write
 # %% auto #0
 __all__ = ['TASKS', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE', 'CACHE_COLS', 'REPORT_COLS', 'TaskData',
            'DataError', 'load_image', 'register_task', 'get_task', 'digits', 'read_idx', 'per_class_sample',
-           'fashion_mnist', 'long_tail_counts', 'fashion_mnist_lt', 'csv_task', 'textile', 'decode_file',
+           'fashion_mnist', 'long_tail_counts', 'digits_lt', 'fashion_mnist_lt', 'csv_task', 'textile', 'decode_file',
            'scan_workers', 'scan_images', 'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv',
            'format_report', 'checked_task', 'class_counts']
 
@@ -122,6 +122,13 @@ def long_tail_counts(n_max:int, n_classes:int, ratio:float) -> list:
     "Per-class counts of an exponential long-tail profile with imbalance `ratio` = n_max / n_min."
     if ratio < 1: raise ValueError(f"'ratio' must be >= 1, got {ratio}")
     return [int(n_max * ratio ** (-c / (n_classes - 1))) for c in range(n_classes)]
+
+# %% ../../nbs/01_data.ipynb #3ebab588
+@register_task('digits_lt')
+def digits_lt(ratio:float=10, seed:int=0) -> TaskData:
+    "scikit-learn's digits with an exponential long-tail profile (170 images for class 0, 170/`ratio` for class 9, seeded)."
+    td = digits(); keep = per_class_sample(td.train.label.to_numpy(), long_tail_counts(170, 10, ratio), seed)
+    return replace(td, name='digits_lt', train=td.train.iloc[keep].reset_index(drop=True))
 
 # %% ../../nbs/01_data.ipynb #e8b2b9e5
 @register_task('fashion_mnist_lt')

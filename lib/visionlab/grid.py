@@ -18,10 +18,12 @@ from .augment import AUGMENTS
 from .models import check_backbone
 from .losses import LOSSES
 from .predict import TTAS
+from .train import SAMPLERS
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'RunSpec', 'expand_grid', 'check_task_args', 'check_grid', 'is_complete', 'template', 'execute_run',
-           'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'run_grid', 'run_paper']
+__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'RunSpec', 'expand_grid', 'check_task_args', 'check_grid', 'is_complete', 'template',
+           'execute_run', 'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'run_grid',
+           'run_paper']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -62,8 +64,15 @@ def check_task_args(task:str, args, tasks:list) -> dict:
 # %% ../../nbs/11_grid.ipynb #69b04011
 METRIC_NAMES = ['acc', 'macro_f1', 'balanced_acc', 'nll']
 
+RECIPE_RULES = [  # (field, valid when, what it must be): numeric ranges of recipe fields, checked per recipe
+    ('cb_beta', lambda r: 0 <= r.cb_beta < 1, 'in [0, 1)'), ('focal_gamma', lambda r: r.focal_gamma >= 0, '>= 0'),
+    ('weight_power', lambda r: r.weight_power >= 0, '>= 0'), ('ldam_max_margin', lambda r: r.ldam_max_margin > 0, '> 0'),
+    ('ldam_scale', lambda r: r.ldam_scale > 0, '> 0'), ('label_smoothing', lambda r: 0 <= r.label_smoothing < 1, 'in [0, 1)'),
+    ('drw_epochs', lambda r: 0 <= r.drw_epochs < r.epochs, 'in [0, epochs)'), ('drw_lr_scale', lambda r: r.drw_lr_scale > 0, '> 0'),
+    ('min_delta', lambda r: r.min_delta >= 0, '>= 0'), ('epochs', lambda r: r.epochs >= 1, '>= 1')]
+
 def check_grid(s:Study) -> Study:
-    "Raise `StudyError` naming the key of any unknown task, backbone, loss, augment, tta, schedule or metric."
+    "Raise `StudyError` naming the key of any unknown task, backbone, loss, augment, tta, schedule, sampler or metric, or a field out of range."
     for t in s.tasks:
         if t not in TASKS: raise StudyError(f"tasks: unknown task '{t}' (registered: {', '.join(TASKS)})")
     for b in s.backbones:
@@ -71,8 +80,11 @@ def check_grid(s:Study) -> Study:
         except ValueError as e: raise StudyError(f'backbones: {e}') from None
     for t, args in s.task_args.items(): check_task_args(t, args, s.tasks)
     for rn, r in study_recipes(s).items():
-        for key, ok in [('loss', LOSSES), ('augment', AUGMENTS), ('tta', TTAS), ('schedule', ['cosine', 'onecycle']), ('select_metric', METRIC_NAMES)]:
+        for key, ok in [('loss', LOSSES), ('augment', AUGMENTS), ('tta', TTAS), ('schedule', ['cosine', 'onecycle']),
+                        ('select_metric', METRIC_NAMES), ('sampler', SAMPLERS), ('drw_mode', ['weights', 'sampler'])]:
             if getattr(r, key) not in ok: raise StudyError(f"recipe '{rn}': '{key}' is '{getattr(r, key)}', not one of {', '.join(ok)}")
+        for key, ok, what in RECIPE_RULES:
+            if not ok(r): raise StudyError(f"recipe '{rn}': '{key}' must be {what}, got {getattr(r, key)!r}")
     return s
 
 # %% ../../nbs/11_grid.ipynb #4e41f384

@@ -7,19 +7,20 @@ from __future__ import annotations
 import json, math, pickle, time
 from dataclasses import dataclass
 from pathlib import Path
-import pandas as pd
+import numpy as np, pandas as pd
 import torch, torch.nn as nn
-from torch.utils.data import Dataset, DataLoader
+from torch.utils.data import Dataset, DataLoader, WeightedRandomSampler
 from tqdm.auto import tqdm
 from .config import Recipe, seed_everything, atomic_write
 from .data import TaskData, load_image
 from .augment import augment_pipeline
 from .models import create_backbone, backbone_config
-from .losses import get_loss, classification_metrics, is_better
+from .losses import get_loss, classification_metrics, is_better, class_balanced_weights, adjust_logits, LOWER_IS_BETTER
 
 # %% auto #0
-__all__ = ['ImageDataset', 'norm_stats', 'make_loader', 'make_optimizer', 'make_scheduler', 'logits_of', 'train_epoch',
-           'FitResult', 'fit', 'CheckpointError', 'save_checkpoint', 'load_checkpoint']
+__all__ = ['SAMPLERS', 'ImageDataset', 'norm_stats', 'class_sampler', 'make_loader', 'with_sampler', 'train_counts',
+           'make_optimizer', 'make_scheduler', 'logits_of', 'train_epoch', 'FitResult', 'best_epochs', 'fit',
+           'CheckpointError', 'save_checkpoint', 'load_checkpoint']
 
 # %% ../../nbs/06_train.ipynb #356a5ddc
 class ImageDataset(Dataset):
@@ -36,16 +37,39 @@ def norm_stats(backbone:str, channels:int) -> tuple:
     cfg = backbone_config(backbone, in_chans=channels)
     return cfg['mean'], cfg['std']
 
+# %% ../../nbs/06_train.ipynb #f03e4149
+SAMPLERS = {'shuffle': None, 'balanced': 1.0, 'sqrt': 0.5}   # name -> power p: each image drawn with probability ∝ n_c^-p
+
+def class_sampler(labels:np.ndarray, mode:str='balanced', seed:int=0) -> WeightedRandomSampler|None:
+    "A seeded `WeightedRandomSampler` drawing images ∝ n_c^-p for sampler `mode` (None for 'shuffle')."
+    if mode not in SAMPLERS: raise ValueError(f"unknown sampler '{mode}' (registered: {', '.join(SAMPLERS)})")
+    if SAMPLERS[mode] is None: return None
+    labels = np.asarray(labels).astype(int); n = np.bincount(labels).astype(float)
+    w = torch.as_tensor(n[labels] ** -SAMPLERS[mode], dtype=torch.double)
+    return WeightedRandomSampler(w, len(labels), replacement=True, generator=torch.Generator().manual_seed(seed))
+
 # %% ../../nbs/06_train.ipynb #6f62aed8
-def make_loader(td:TaskData, split:str, table:pd.DataFrame, recipe:Recipe, backbone:str, train:bool, seed:int=0) -> DataLoader:
-    "A DataLoader over `table` with the recipe's augmentation (train) or plain resize+normalise (eval)."
+def make_loader(td:TaskData, split:str, table:pd.DataFrame, recipe:Recipe, backbone:str, train:bool, seed:int=0,
+                sampler:str|None=None) -> DataLoader: # sampler: a `SAMPLERS` name; None = the recipe's (training only)
+    "A DataLoader over `table` with the recipe's augmentation and sampler (train) or plain resize+normalise (eval)."
     mean, std = norm_stats(backbone, td.channels)
     tfm = augment_pipeline(recipe.augment if train else 'none', recipe.img_size, train, mean, std, seed=seed)
-    g = torch.Generator().manual_seed(seed)
+    smp = class_sampler(table['label'], sampler or recipe.sampler, seed) if train else None
     return DataLoader(ImageDataset(td, split, table, tfm), batch_size=recipe.batch_size if train else recipe.eval_batch_size,
-                      shuffle=train, drop_last=train and len(table) > recipe.batch_size, generator=g,
-                      num_workers=recipe.num_workers, persistent_workers=recipe.num_workers > 0,
-                      worker_init_fn=lambda w: seed_everything(seed + w, deterministic=False))
+                      shuffle=train and smp is None, sampler=smp, drop_last=train and len(table) > recipe.batch_size,
+                      generator=torch.Generator().manual_seed(seed), num_workers=recipe.num_workers,
+                      persistent_workers=recipe.num_workers > 0, worker_init_fn=lambda w: seed_everything(seed + w, deterministic=False))
+
+def with_sampler(dl:DataLoader, mode:str, seed:int=0) -> DataLoader:
+    "The training loader `dl` (same dataset, batch size, workers) drawing with sampler `mode`."
+    smp = class_sampler(dl.dataset.labels, mode, seed)
+    return DataLoader(dl.dataset, batch_size=dl.batch_size, shuffle=smp is None, sampler=smp, drop_last=dl.drop_last,
+                      generator=torch.Generator().manual_seed(seed), num_workers=dl.num_workers,
+                      persistent_workers=dl.num_workers > 0, worker_init_fn=dl.worker_init_fn)
+
+def train_counts(dl:DataLoader) -> np.ndarray:
+    "Images per class of the training fold behind `dl` (what every class-aware loss is built from)."
+    return np.bincount(dl.dataset.labels.astype(int), minlength=len(dl.dataset.td.classes))
 
 # %% ../../nbs/06_train.ipynb #453210f6
 def make_optimizer(model:nn.Module, recipe:Recipe) -> torch.optim.Optimizer:
@@ -75,8 +99,8 @@ def logits_of(model:nn.Module, dl:DataLoader, device=None, progress:bool=False) 
     return torch.cat(out).numpy(), torch.cat(ys).numpy()
 
 # %% ../../nbs/06_train.ipynb #e0e6708a
-def train_epoch(model, dl, opt, sched, loss_fn, recipe:Recipe, device, bar=None) -> float:
-    "One pass over `dl` (AMP on GPU, gradient clipping); returns the mean training loss."
+def train_epoch(model, dl, opt, sched, loss_fn, recipe:Recipe, device, bar=None, lr_scale:float=1.0) -> float:
+    "One pass over `dl` (AMP on GPU, gradient clipping, the schedule's LR times `lr_scale`); returns the mean training loss."
     model.train(); total, n = 0.0, 0
     for x, y in dl:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -85,6 +109,8 @@ def train_epoch(model, dl, opt, sched, loss_fn, recipe:Recipe, device, bar=None)
         opt.zero_grad(set_to_none=True); loss.backward()
         if recipe.grad_clip > 0: nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
         opt.step(); sched.step(); total += loss.item() * len(y); n += len(y)
+        if lr_scale != 1:   # the schedulers set each step's LR afresh, so scaling after the step scales that LR only
+            for g in opt.param_groups: g['lr'] *= lr_scale
         if bar is not None: bar.update(1); bar.set_postfix(loss=f'{loss.item():.3f}')
     return total / max(n, 1)
 
@@ -97,35 +123,58 @@ class FitResult:
     best_epoch: int         # epoch (1-based) of the selected checkpoint
     best_metrics: dict      # validation metrics of the selected checkpoint ({} without validation)
     seconds: float          # wall time of the fit
+    best_epochs: dict       # epoch each criterion (acc, macro_f1, balanced_acc, nll) would have picked
+    counts: list            # images per class of the training fold (what the loss and post-hoc adjustment used)
 
 # %% ../../nbs/06_train.ipynb #f6b12e92
-def _epoch_row(epoch, train_loss, valid, lr, t0, n):
-    return dict(epoch=epoch, train_loss=train_loss, **{f'valid_{k}' if k == 'loss' else k: v for k, v in valid.items()},
-                lr=lr, time_s=time.time() - t0, img_per_s=n / (time.time() - t0))
-
 def _state(model): return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
+def _epoch_row(epoch, phase, train_loss, valid, lr, t0, n):
+    return dict(epoch=epoch, phase=phase, train_loss=train_loss, **{f'valid_{k}' if k == 'loss' else k: v for k, v in valid.items()},
+                lr=lr, time_s=time.time() - t0, img_per_s=n / (time.time() - t0))
+
+def _improves(metric:str, new, best, min_delta:float=0.0) -> bool:
+    "Whether `new` beats `best` for `metric` by more than `min_delta`."
+    return is_better(metric, new, best) and (best is None or abs(new - best) > min_delta)
+
+def best_epochs(history:pd.DataFrame, min_delta:float=0.0) -> dict:
+    "Epoch (1-based) that each validation metric in `history` would select, with the same `min_delta` rule."
+    out = {}
+    for m in [c for c in ('acc', 'macro_f1', 'balanced_acc', 'nll') if c in history]:
+        best = None
+        for e, v in zip(history.epoch, history[m]):
+            if _improves(m, v, best, min_delta): best, out[m] = v, int(e)
+    return out
+
 # %% ../../nbs/06_train.ipynb #2162f476
+def _late_phase(epoch:int, recipe:Recipe) -> bool: return recipe.drw_epochs > 0 and epoch > recipe.epochs - recipe.drw_epochs
+
 def fit(model:nn.Module, train_dl:DataLoader, valid_dl:DataLoader|None, recipe:Recipe, history_path=None,
-        device=None, progress:bool=True) -> FitResult:
+        device=None, progress:bool=True, seed:int=0) -> FitResult:
     "Train `model`; keep the checkpoint with the best `recipe.select_metric` on `valid_dl` (the last one without it)."
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu')); model.to(device)
-    loss_fn, opt = get_loss(recipe.loss, recipe.label_smoothing), make_optimizer(model, recipe)
+    counts = train_counts(train_dl); loss_fn, opt = get_loss(recipe, counts).to(device), make_optimizer(model, recipe)
     sched, rows, best, wait, start = make_scheduler(opt, recipe, len(train_dl)), [], (None, 0, {}), 0, time.time()
-    bar = tqdm(total=recipe.epochs * len(train_dl), desc='fit', disable=not progress)
+    bar, dl = tqdm(total=recipe.epochs * len(train_dl), desc='fit', disable=not progress), train_dl
     for epoch in range(1, recipe.epochs + 1):
-        t0, lr = time.time(), opt.param_groups[0]['lr']
-        tl = train_epoch(model, train_dl, opt, sched, loss_fn, recipe, device, bar)
-        valid = {} if valid_dl is None else classification_metrics(*reversed(logits_of(model, valid_dl, device)))
-        rows.append(_epoch_row(epoch, tl, valid, lr, t0, len(train_dl.dataset)))
+        late = _late_phase(epoch, recipe)
+        if late and not _late_phase(epoch - 1, recipe):   # the last phase starts
+            if recipe.drw_mode == 'weights': loss_fn.reweight(class_balanced_weights(counts, recipe.cb_beta))
+            else: dl = with_sampler(train_dl, 'balanced', seed + epoch)
+        t0, lr = time.time(), opt.param_groups[0]['lr'] * (recipe.drw_lr_scale if late else 1)
+        tl = train_epoch(model, dl, opt, sched, loss_fn, recipe, device, bar, recipe.drw_lr_scale if late else 1.0)
+        valid = {} if valid_dl is None else classification_metrics(
+            *reversed(_adjusted(logits_of(model, valid_dl, device), counts, recipe.posthoc_tau)))
+        rows.append(_epoch_row(epoch, 'late' if late else 'main', tl, valid, lr, t0, len(train_dl.dataset)))
         if history_path: atomic_write(history_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
-        score = valid.get(recipe.select_metric)
-        if valid_dl is None or is_better(recipe.select_metric, score, best[2].get(recipe.select_metric)):
+        if valid_dl is None or _improves(recipe.select_metric, valid[recipe.select_metric], best[2].get(recipe.select_metric), recipe.min_delta):
             best, wait = (_state(model), epoch, valid), 0
         else: wait += 1
         if recipe.patience and wait >= recipe.patience: break
-    bar.close()
-    return FitResult(pd.DataFrame(rows), best[0], best[1], best[2], time.time() - start)
+    bar.close(); hist = pd.DataFrame(rows)
+    return FitResult(hist, best[0], best[1], best[2], time.time() - start, best_epochs(hist, recipe.min_delta), counts.tolist())
+
+def _adjusted(logits_labels, counts, tau): return adjust_logits(logits_labels[0], counts, tau), logits_labels[1]
 
 # %% ../../nbs/06_train.ipynb #eaed1437
 class CheckpointError(ValueError):
