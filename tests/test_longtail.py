@@ -42,3 +42,13 @@ def test_every_longtail_recipe_runs_through_fit_fold(tmp_path):
     np.testing.assert_allclose(adj[L].to_numpy(), raw[L].to_numpy() - log_prior(counts), rtol=1e-6, atol=1e-5)
     assert json.loads((rd/'params.json').read_text())['posthoc_tau'] == 1.0
     assert not (sd/'digits_lt/cnn_small/ce/fold0/oof_raw.parquet').exists()
+    # the paper layer: per-recipe long-tail table (OOF only: digits_lt has no test split) and the per-class recall figure
+    vlab('paper', sd, '--out', tmp_path/'paper', cwd=tmp_path, check=True, timeout=900)
+    tab = pd.read_csv(tmp_path/'paper/tables/longtail.csv', index_col=0)
+    assert sorted(tab.index) == sorted(d['recipes']) and 'test_balanced_acc' not in tab
+    oof = pd.concat([pd.read_parquet(sd/f'digits_lt/cnn_small/ce/fold{k}/oof.parquet') for k in (0, 1)])
+    rare = [9, 8, 7]                                       # digits_lt keeps 170 * 10^(-c/9) images of class c
+    pred, fold, label = oof[L].to_numpy().argmax(1), oof.fold.to_numpy(), oof.label.to_numpy()
+    per_fold = [np.mean([(pred[(fold == k) & (label == c)] == c).mean() for c in rare]) for k in (0, 1)]
+    assert abs(tab.loc['ce', 'rare_acc_mean'] - np.mean(per_fold)) < 1e-9
+    assert (tmp_path/'paper/figures/per_class_recall.png').exists() and r'OOF rare acc' in (tmp_path/'paper/tables/longtail.tex').read_text()

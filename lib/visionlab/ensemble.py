@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['STACK_CS', 'ENSEMBLES', 'complete_runs', 'model_names', 'oof_table', 'test_table', 'softmax', 'model_probs',
            'test_probs', 'fold_scores', 'mean_ensemble', 'stack_features', 'stack_fit_predict', 'stack_oof',
-           'register_ensemble', 'study_summary']
+           'register_ensemble', 'study_summary', 'rare_classes', 'per_class_recall', 'longtail_scores',
+           'longtail_summary']
 
 # %% ../../nbs/09_ensemble.ipynb #ef02d951
 import json, warnings
@@ -201,3 +202,47 @@ def study_summary(study_dir, # runs/<study>
     return dict(task=task, classes=classes, table=table.rename_axis('model'), env=env,
                 oof=dict(ids=o['ids'], labels=o['labels'], folds=o['folds'], preds={n: p[0].argmax(1) for n, p in P.items()}),
                 test=dict(ids=tids, labels=tl, preds={n: p[1].argmax(1) for n, p in P.items()}) if t else None)
+
+# %% ../../nbs/09_ensemble.ipynb #df70a069
+def rare_classes(labels, # int labels of the OOF rows (every training row once: the training class counts)
+                 k:int=3, # how many
+                ) -> np.ndarray:
+    "The `k` classes with the fewest rows in `labels`, rarest first."
+    return np.argsort(np.bincount(labels), kind='stable')[:k]
+
+def per_class_recall(labels, # int array (N,)
+                     probs, # (N, C) probabilities
+                    ) -> np.ndarray:
+    "Recall of every class (NaN for a class without rows)."
+    pred, C = probs.argmax(1), probs.shape[1]
+    return np.array([(pred[labels == c] == c).mean() if (labels == c).any() else np.nan for c in range(C)])
+
+def longtail_scores(labels, # int array (N,)
+                    probs, # (N, C) probabilities
+                    rare, # class ids whose mean recall is `rare_acc`
+                   ) -> dict:
+    "balanced_acc, macro_f1 and rare_acc (mean recall over the classes `rare`) of `probs`."
+    m = classification_metrics(labels, np.log(np.clip(probs, 1e-12, 1)))
+    return dict(balanced_acc=m['balanced_acc'], macro_f1=m['macro_f1'], rare_acc=float(np.nanmean(per_class_recall(labels, probs)[rare])))
+
+# %% ../../nbs/09_ensemble.ipynb #c2e5ada3
+def longtail_summary(study_dir, # runs/<study>
+                     task:str=None, # the task to summarise; required when the study has several
+                     k:int=3, # number of rarest classes in `rare_acc`
+                    ) -> dict:
+    "Per model: OOF balanced_acc / macro_f1 / rare_acc (mean, std over folds), the same on test, and per-class recall."
+    runs, task = _one_task(complete_runs(study_dir), task)
+    oof, test = oof_table(runs), test_table(runs); models = sorted(oof.model.unique())
+    o, t = _aligned(oof, test, models); rare = rare_classes(o['labels'], k); rows, recall = {}, {}
+    for m in models:
+        fs = pd.DataFrame([longtail_scores(o['labels'][o['folds'] == f], o['probs'][m][o['folds'] == f], rare) for f in np.unique(o['folds'])])
+        rows[m] = {f'{c}_{s}': getattr(fs[c], s)() for c in fs for s in ('mean', 'std')} | dict(n_folds=len(fs))
+        known = t[m][1] >= 0 if t else np.zeros(0, bool)
+        if known.any(): rows[m] |= {f'test_{c}': v for c, v in longtail_scores(t[m][1][known], t[m][2][known], rare).items()}
+        recall[m] = per_class_recall(t[m][1][known], t[m][2][known]) if known.any() else per_class_recall(o['labels'], o['probs'][m])
+    name = (lambda m: m.split('/', 1)[-1]) if runs.backbone.nunique() == 1 and runs.recipe.nunique() > 1 else (lambda m: m)
+    p0 = json.loads((Path(runs.path.iloc[0])/'params.json').read_text())
+    return dict(task=task, classes=p0.get('classes'), counts=np.bincount(o['labels'], minlength=len(p0.get('classes') or [])),
+                rare=rare, recall_split='test' if t and any((t[m][1] >= 0).any() for m in models) else 'OOF',
+                table=pd.DataFrame.from_dict(rows, orient='index').rename(index=name).rename_axis('model'),
+                recall=pd.DataFrame(recall, index=p0.get('classes')).T.rename(index=name))
