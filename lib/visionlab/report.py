@@ -140,14 +140,14 @@ def recall_figure(recall:pd.DataFrame, # rows = models, columns = classes: recal
                   title:str='', # axes title
                  ) -> Figure:
     "Per-class recall of each model, classes from most to least frequent in training (x labels show the counts)."
-    order = np.argsort(-np.asarray(counts), kind='stable'); fig = Figure(figsize=(7, 4), layout='constrained'); ax = fig.add_subplot()
+    order = np.argsort(-np.asarray(counts), kind='stable'); fig = Figure(figsize=(8.5, 4), layout='constrained'); ax = fig.add_subplot()
     styles = [(m, ls) for ls in ('-', '--', ':', '-.') for m in 'os^vDx+*<>']
     for (name, row), (mk, ls) in zip(recall.iterrows(), styles):
         ax.plot(range(len(order)), row.to_numpy()[order], marker=mk, linestyle=ls, linewidth=1, markersize=4, label=str(name))
     ax.set(xticks=range(len(order)), xticklabels=[f'{recall.columns[i]}\n({counts[i]})' for i in order], ylim=(0, 1.02),
            xlabel='class (training images), most to least frequent', ylabel='recall', title=title)
     for t in ax.get_xticklabels(): t.set(rotation=45, ha='right', rotation_mode='anchor', fontsize=7)
-    ax.grid(alpha=0.3); ax.legend(fontsize=6, ncol=2, loc='lower left'); return fig
+    ax.grid(alpha=0.3); ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1)); return fig
 
 def write_longtail_assets(lt:dict, # `visionlab.ensemble.longtail_summary` output
                           out_dir, # paper folder: gets tables/longtail.{tex,csv} and figures/per_class_recall.{png,pdf}
