@@ -19,6 +19,7 @@ from .models import check_backbone
 from .losses import LOSSES
 from .predict import TTAS
 from .train import SAMPLERS
+from .ensemble import complete_runs
 
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'RunSpec', 'expand_grid', 'check_task_args', 'check_grid', 'is_complete', 'template',
@@ -234,6 +235,10 @@ def run_paper(study_dir, out_dir='paper', task:str='') -> Path:
     import papermill as pm
     study_dir = Path(study_dir).absolute()
     if not study_dir.is_dir(): raise FileNotFoundError(f'study folder {study_dir} not found (run `vlab run` first)')
+    tasks = sorted(complete_runs(study_dir).task.unique())
+    if not tasks: raise StudyError(f'{study_dir} has no complete runs yet (run `vlab run` first)')
+    if (task and task not in tasks) or (not task and len(tasks) > 1):
+        raise StudyError(f"{'task ' + repr(task) + ' has no complete runs; ' if task else ''}pick the task to summarise with --task: {', '.join(tasks)}")
     out = study_dir/'paper_summary.ipynb'
     pm.execute_notebook(str(template('paper_summary')), str(out), cwd=os.getcwd(), progress_bar=False,
                         parameters=dict(study_dir=str(study_dir), out_dir=str(Path(out_dir).absolute()), task=task))
