@@ -158,7 +158,7 @@ def study_lock(study_dir:Path):
     f.seek(0); old = f.read().strip(); f.truncate(0); f.write(f'{os.getpid()}\n'); f.flush()
     if old and old != str(os.getpid()): print(f'taking over the grid lock left by PID {old} (no longer running)')
     try: yield path
-    finally: f.close()   # closing the descriptor releases the flock
+    finally: f.truncate(0); f.close()   # a clean exit leaves no PID behind; closing the descriptor releases the flock
 
 # %% ../../nbs/11_grid.ipynb #9bf2dafe
 def read_tasks(s:Study) -> dict:
