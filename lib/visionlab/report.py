@@ -152,7 +152,7 @@ def recall_figure(recall:pd.DataFrame, # rows = models, columns = classes: recal
 def write_longtail_assets(lt:dict, # `visionlab.ensemble.longtail_summary` output
                           out_dir, # paper folder: gets tables/longtail.{tex,csv} and figures/per_class_recall.{png,pdf}
                          ) -> dict:
-    "Write the long-tail table (.tex and .csv) and the per-class recall figure; return their paths."
+    "Write the long-tail table (.tex and .csv), the per-class recall (.csv) and its figure; return their paths."
     out, tab = Path(out_dir), lt['table']; names = [lt['classes'][i] for i in lt['rare']] if lt['classes'] else list(lt['rare'])
     metrics = [m for m in LT_HEADERS if f'{m}_mean' in tab or m in tab]
     cap = (f"{_tex(lt['task'])}: long-tail metrics per recipe. OOF: mean $\\pm$ std over {int(tab.n_folds.max())} folds of the "
@@ -162,4 +162,5 @@ def write_longtail_assets(lt:dict, # `visionlab.ensemble.longtail_summary` outpu
     csv = tex.with_suffix('.csv'); tab.to_csv(csv)
     fig = recall_figure(lt['recall'], lt['counts'], f"{lt['task']}: per-class recall ({lt['recall_split']})")
     png, pdf = save_figure(fig, out/'figures'/'per_class_recall')
-    return dict(table=tex, csv=csv, png=png, pdf=pdf)
+    rc = out/'tables'/'per_class_recall.csv'; lt['recall'].T.assign(train_images=lt['counts']).rename_axis('class').to_csv(rc)
+    return dict(table=tex, csv=csv, recall_csv=rc, png=png, pdf=pdf)
