@@ -15,7 +15,7 @@ from .config import Recipe, seed_everything, atomic_write
 from .data import TaskData, load_image
 from .augment import augment_pipeline
 from .models import create_backbone, backbone_config
-from .losses import get_loss, classification_metrics, is_better, class_balanced_weights, adjust_logits, LOWER_IS_BETTER
+from .losses import get_loss, classification_metrics, is_better, class_balanced_weights, adjust_logits, class_counts
 
 # %% auto #0
 __all__ = ['SAMPLERS', 'ImageDataset', 'norm_stats', 'class_sampler', 'make_loader', 'with_sampler', 'train_counts',
@@ -69,7 +69,7 @@ def with_sampler(dl:DataLoader, mode:str, seed:int=0) -> DataLoader:
 
 def train_counts(dl:DataLoader) -> np.ndarray:
     "Images per class of the training fold behind `dl` (what every class-aware loss is built from)."
-    return np.bincount(dl.dataset.labels.astype(int), minlength=len(dl.dataset.td.classes))
+    return class_counts(dl.dataset.labels, len(dl.dataset.td.classes))
 
 # %% ../../nbs/06_train.ipynb #453210f6
 def make_optimizer(model:nn.Module, recipe:Recipe) -> torch.optim.Optimizer:
@@ -133,17 +133,13 @@ def _epoch_row(epoch, phase, train_loss, valid, lr, t0, n):
     return dict(epoch=epoch, phase=phase, train_loss=train_loss, **{f'valid_{k}' if k == 'loss' else k: v for k, v in valid.items()},
                 lr=lr, time_s=time.time() - t0, img_per_s=n / (time.time() - t0))
 
-def _improves(metric:str, new, best, min_delta:float=0.0) -> bool:
-    "Whether `new` beats `best` for `metric` by more than `min_delta`."
-    return is_better(metric, new, best) and (best is None or abs(new - best) > min_delta)
-
 def best_epochs(history:pd.DataFrame, min_delta:float=0.0) -> dict:
     "Epoch (1-based) that each validation metric in `history` would select, with the same `min_delta` rule."
     out = {}
     for m in [c for c in ('acc', 'macro_f1', 'balanced_acc', 'nll') if c in history]:
         best = None
         for e, v in zip(history.epoch, history[m]):
-            if _improves(m, v, best, min_delta): best, out[m] = v, int(e)
+            if is_better(m, v, best, min_delta): best, out[m] = v, int(e)
     return out
 
 # %% ../../nbs/06_train.ipynb #2162f476
@@ -167,7 +163,7 @@ def fit(model:nn.Module, train_dl:DataLoader, valid_dl:DataLoader|None, recipe:R
             *reversed(_adjusted(logits_of(model, valid_dl, device), counts, recipe.posthoc_tau)))
         rows.append(_epoch_row(epoch, 'late' if late else 'main', tl, valid, lr, t0, len(train_dl.dataset)))
         if history_path: atomic_write(history_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
-        if valid_dl is None or _improves(recipe.select_metric, valid[recipe.select_metric], best[2].get(recipe.select_metric), recipe.min_delta):
+        if valid_dl is None or is_better(recipe.select_metric, valid[recipe.select_metric], best[2].get(recipe.select_metric), recipe.min_delta):
             best, wait = (_state(model), epoch, valid), 0
         else: wait += 1
         if recipe.patience and wait >= recipe.patience: break
