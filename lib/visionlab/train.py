@@ -52,13 +52,13 @@ def class_sampler(labels:np.ndarray, mode:str='balanced', seed:int=0) -> Weighte
     w = torch.as_tensor(n[labels] ** -SAMPLERS[mode], dtype=torch.double)
     return WeightedRandomSampler(w, len(labels), replacement=True, generator=torch.Generator().manual_seed(seed))
 
-# %% ../../nbs/06_train.ipynb #dc959c74
+# %% ../../nbs/06_train.ipynb #00597fc5
 class ArrayDataset:
     "The rows of an in-memory task split as one uint8 tensor (N,C,S,S), resized once, with their labels."
     def __init__(self, td:TaskData, split:str, table:pd.DataFrame, img_size:int):
         self.td, self.split, self.labels = td, split, table['label'].to_numpy()
         self.images = resize_array(td.arrays[split][table['src'].to_numpy().astype(int)], img_size)
-        self.targets = torch.as_tensor(self.labels, dtype=torch.long)
+        self.targets = torch.tensor(self.labels, dtype=torch.long)
     def __len__(self): return len(self.labels)
 
 class BatchLoader:
@@ -159,7 +159,7 @@ def logits_of(model:nn.Module, dl:DataLoader, device=None, progress:bool=False) 
             out.append(model(x.to(device, non_blocking=True)).float().cpu()); ys.append(y.cpu())
     return torch.cat(out).numpy(), torch.cat(ys).numpy()
 
-# %% ../../nbs/06_train.ipynb #9de5d605
+# %% ../../nbs/06_train.ipynb #f2459ec2
 @torch.no_grad()
 def sam_ascent(params, rho:float) -> list:
     "Move each parameter with a gradient to w + rho * g / ||g|| (SAM's ascent step); returns the (param, offset) pairs to undo it."
@@ -193,7 +193,7 @@ def optimizer_step(model:nn.Module, opt, recipe:Recipe, closure):
     if recipe.grad_clip > 0: nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
     opt.step(); opt.zero_grad(set_to_none=True)
 
-# %% ../../nbs/06_train.ipynb #beb2c0f5
+# %% ../../nbs/06_train.ipynb #43cdfbbe
 def weight_averages(model:nn.Module, recipe:Recipe) -> tuple:
     "The (EMA, SWA) `AveragedModel` copies of `model` the recipe asks for (None where it does not)."
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema_decay), use_buffers=True) if recipe.ema_decay > 0 else None
@@ -253,7 +253,7 @@ def best_epochs(history:pd.DataFrame, min_delta:float=0.0) -> dict:
             if is_better(m, v, best, min_delta): best, out[m] = v, int(e)
     return out
 
-# %% ../../nbs/06_train.ipynb #7dd78e3e
+# %% ../../nbs/06_train.ipynb #99630a5b
 FINAL_MODELS = ['auto', 'best', 'last', 'ema', 'swa']
 
 def pick_final(scores:dict, available:list, recipe:Recipe) -> str:
