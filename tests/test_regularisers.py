@@ -2,7 +2,8 @@
 the real `fit_fold` notebook for one tiny epoch, on real digits, and leave what the run-folder contract promises."""
 import json
 from pathlib import Path
-import pandas as pd, pytest
+import numpy as np, pandas as pd, pytest
+from PIL import Image
 from conftest import vlab, write_study
 
 STUDY = """study: reg
@@ -11,12 +12,12 @@ backbones: [cnn_small]
 folds: 2
 recipe: {epochs: 2, img_size: 16, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256, augment: light}
 recipes:
+  base: {}
   sam_ema_swa: {mixup_alpha: 0.2, cutmix_alpha: 1.0, mix_off_epochs: 1, sam_rho: 0.05, ema_decay: 0.9, swa_start: 2,
                 swa_lr: 1.0e-3, channels_last: true, tta: geo8}
-  heavy_accum: {augment: heavy, accum_steps: 2, lr: 6.0e-3, schedule: cosine_restarts, restart_epochs: 1, final_model: last, tta: ms}
+  heavy_accum: {augment: heavy, accum_steps: 2, lr: 6.0e-3, schedule: cosine_restarts, restart_epochs: 1, final_model: last, tta: hflip_ms}
   no_color_group: {augment: no_color, group_augment: document, group_classes: ['1', '7'], group_p: 0.5, cutmix_alpha: 1.0,
-                   mix_prob: 0.5, tta: hflip_ms}
-  document: {augment: document, aug_path: sample, tta: rot90, robust: [jpeg, blur]}
+                   mix_prob: 0.5, aug_path: sample, tta: rot90, robust: [jpeg, blur]}
 """
 CORRUPTIONS = ['gaussian_noise', 'jpeg', 'blur', 'downscale']
 
@@ -33,7 +34,7 @@ def _runs(root, recipe): return sorted((root/recipe).glob('fold*'))
 
 def test_every_recipe_runs_and_keeps_its_choice(reg_study):
     root, _ = reg_study
-    for recipe in ['sam_ema_swa', 'heavy_accum', 'no_color_group', 'document']:
+    for recipe in ['base', 'sam_ema_swa', 'heavy_accum', 'no_color_group']:
         for rd in _runs(root, recipe):
             assert (rd/'DONE').exists(), rd
             m = json.loads((rd/'metrics.json').read_text())
@@ -49,7 +50,7 @@ def test_every_recipe_runs_and_keeps_its_choice(reg_study):
 
 def test_robust_validation_files_and_metrics(reg_study):
     root, _ = reg_study
-    for recipe, kinds in [('sam_ema_swa', CORRUPTIONS), ('document', ['jpeg', 'blur'])]:
+    for recipe, kinds in [('sam_ema_swa', CORRUPTIONS), ('no_color_group', ['jpeg', 'blur'])]:
         rd = _runs(root, recipe)[0]
         oof, rob = pd.read_parquet(rd/'oof.parquet'), pd.read_parquet(rd/'robust_oof.parquet')
         assert len(rob) == len(kinds) * len(oof) and sorted(rob.corruption.unique()) == sorted(kinds)
@@ -73,3 +74,26 @@ def test_bad_regulariser_values_are_named(tmp_path):
     p = write_study(tmp_path, STUDY.replace("augment: heavy", "augment: hevy"))
     r = vlab('run', p, '--runs', tmp_path/'runs', '--dry_run', cwd=tmp_path)
     assert r.returncode == 2 and "'augment' is 'hevy'" in r.stderr + r.stdout
+
+
+def test_ablation_paper_assets(reg_study, tmp_path):
+    "`vlab paper` on the study: the clean-vs-robust ablation table equals what each run's fit_fold recorded."
+    root, _ = reg_study
+    sd, paper = root.parents[1], tmp_path/'paper'
+    vlab('paper', sd, '--out', paper, cwd=tmp_path, check=True, timeout=900)
+    for f in ['tables/ablation.tex', 'tables/ablation.csv', 'tables/ablation_per_fold.csv', 'figures/ablation.png', 'figures/ablation.pdf']:
+        assert (paper/f).exists(), f
+    tab = pd.read_csv(paper/'tables/ablation.csv', index_col=0)
+    assert sorted(tab.index) == ['base', 'heavy_accum', 'no_color_group', 'sam_ema_swa'] and tab.loc['base', 'delta_robust_acc'] == 0
+    for recipe in tab.index:   # robust acc = mean over folds of what fit_fold recorded: the accuracy averaged over corruptions
+        m = [json.loads((rd/'metrics.json').read_text()) for rd in _runs(root, recipe)]
+        assert abs(tab.loc[recipe, 'robust_acc_mean'] - np.mean([x['robust']['mean']['acc'] for x in m])) < 1e-9
+        assert abs(tab.loc[recipe, 'clean_acc_mean'] - np.mean([x['valid']['acc'] for x in m])) < 1e-9
+        assert abs(tab.loc[recipe, 'robust_blur'] - np.mean([x['robust']['blur']['acc'] for x in m])) < 1e-9
+        assert tab.loc[recipe, 'fit_seconds'] > 0
+    assert np.isnan(tab.loc['no_color_group', 'robust_gaussian_noise'])            # that recipe scored jpeg and blur only
+    d = tab.loc['heavy_accum']
+    assert abs(d.delta_clean_acc - 100 * (d.clean_acc_mean - tab.loc['base', 'clean_acc_mean'])) < 1e-9
+    tex = (paper/'tables/ablation.tex').read_text()
+    assert r'\toprule' in tex and r'$\Delta$ robust' in tex and 'over 2 folds' in tex
+    assert round(Image.open(paper/'figures/ablation.png').info['dpi'][0]) == 300
