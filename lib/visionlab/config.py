@@ -29,7 +29,7 @@ class Recipe:
     batch_size: int = 128       # training batch size
     lr: float = 3e-3            # peak learning rate (AdamW)
     weight_decay: float = 5e-4  # AdamW weight decay
-    schedule: str = 'cosine'    # 'cosine' (linear warmup then cosine) or 'onecycle'
+    schedule: str = 'cosine'    # 'cosine' (linear warmup then cosine), 'onecycle' or 'cosine_restarts' (warmup then cosine cycles, see restart_epochs)
     warmup_epochs: float = 1.0  # warmup length for 'cosine' (fraction of the run for 'onecycle' = warmup/epochs)
     loss: str = 'ce'            # registered loss name (see `visionlab.losses`); built from this recipe and the training fold's class counts
     label_smoothing: float = 0.0  # label smoothing of the cross-entropy based losses
@@ -46,7 +46,25 @@ class Recipe:
     drw_lr_scale: float = 1.0   # learning-rate multiplier during the last phase
     min_delta: float = 0.0      # smallest improvement of select_metric that counts (checkpoint selection and early stopping)
     augment: str = 'none'       # registered augmentation profile (see `visionlab.augment`)
-    tta: str = 'none'           # test-time augmentation: 'none' or 'hflip'
+    tta: str = 'none'           # test-time augmentation preset (see `visionlab.predict.TTAS`): none, hflip, vflip, rot90, geo8, ms, hflip_ms
+    group_augment: str = 'none' # class-group profile: images of `group_classes` get this profile instead, with probability `group_p`
+    group_classes: list = field(default_factory=list)  # class names (e.g. the rare or confusable ones) that get `group_augment`
+    group_p: float = 0.0        # probability that an image of `group_classes` gets `group_augment`
+    aug_path: str = 'auto'      # 'auto': in-memory tasks augment whole batches as tensor ops on the training device when the profile has a batched form, others per image with albumentations; 'batch' or 'sample' force one
+    mixup_alpha: float = 0.0    # mixup (Zhang et al. 2018): lam ~ Beta(a, a) blend of image pairs; 0 = off
+    cutmix_alpha: float = 0.0   # cutmix (Yun et al. 2019): a box from another image, area 1 - lam, lam ~ Beta(a, a); 0 = off (both on: one of the two per batch)
+    mix_prob: float = 1.0       # probability that a training batch is mixed when mixup or cutmix is on
+    mix_off_epochs: int = 0     # the last N epochs train on unmixed batches
+    sam_rho: float = 0.0        # SAM (Foret et al. 2021): radius of the ascent step before each update; 0 = off
+    ema_decay: float = 0.0      # exponential moving average of the weights, updated every optimizer step (e.g. 0.999); 0 = off
+    swa_start: int = 0          # SWA (Izmailov et al. 2018): average the weights at the end of every epoch from this one (1-based) on, then recompute BatchNorm statistics; 0 = off
+    swa_lr: float = 0.0         # constant learning rate during the SWA epochs; 0 = keep the schedule's
+    final_model: str = 'auto'   # weights the run keeps: 'auto' (best of best/ema/swa on select_metric; without validation swa, then ema, then last), 'best', 'ema', 'swa' or 'last'
+    accum_steps: int = 1        # gradient accumulation: one optimizer step every N batches (effective batch N x batch_size)
+    restart_epochs: float = 0.0 # 'cosine_restarts': length of the first cosine cycle in epochs (SGDR, Loshchilov & Hutter 2017)
+    restart_mult: int = 1       # 'cosine_restarts': each cycle is this many times longer than the previous one
+    channels_last: bool = False # channels-last memory format for the model and its training batches
+    robust: list = field(default_factory=lambda: ['gaussian_noise', 'jpeg', 'blur', 'downscale'])  # corruptions the validation fold is also scored under (robust_oof.parquet, metrics 'robust'); [] = off
     grad_clip: float = 1.0      # max gradient norm; 0 disables clipping
     patience: int = 0           # early stopping patience in epochs; 0 disables it
     select_metric: str = 'acc'  # metric that picks the checkpoint: acc, macro_f1, balanced_acc or nll
@@ -189,10 +207,11 @@ def repo_root() -> Path:
 # %% ../../nbs/00_config.ipynb #de624c37
 RUN_FILES = ['params.json', 'env.json', 'metrics.json', 'history.csv', 'oof.parquet', 'model.pt']
 
-def finish_run(run_dir, has_test:bool=False) -> Path:
-    "Write `DONE` into `run_dir` after checking every file of the run-folder contract is there."
+def finish_run(run_dir, has_test:bool=False, # the run predicted a test split (test.parquet)
+               extra:tuple=()) -> Path: # optional files the recipe promised (e.g. robust_oof.parquet)
+    "Write `DONE` into `run_dir` after checking every file of the run-folder contract (and `extra`) is there."
     run_dir = Path(run_dir)
-    missing = [f for f in RUN_FILES + ['test.parquet'] * has_test if not (run_dir/f).exists()]
+    missing = [f for f in RUN_FILES + ['test.parquet'] * has_test + list(extra) if not (run_dir/f).exists()]
     if missing: raise FileNotFoundError(f"run {run_dir} is incomplete, missing: {', '.join(missing)}")
     return atomic_write(run_dir/'DONE', lambda p: p.write_text(''))
 

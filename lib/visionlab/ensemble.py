@@ -6,7 +6,7 @@
 __all__ = ['STACK_CS', 'ENSEMBLES', 'complete_runs', 'model_names', 'oof_table', 'test_table', 'softmax', 'model_probs',
            'test_probs', 'fold_scores', 'mean_ensemble', 'stack_features', 'stack_fit_predict', 'stack_oof',
            'register_ensemble', 'study_summary', 'rare_classes', 'per_class_recall', 'longtail_scores',
-           'longtail_summary']
+           'longtail_summary', 'robust_table', 'robust_fold_scores', 'robust_summary']
 
 # %% ../../nbs/09_ensemble.ipynb #ef02d951
 import json, warnings
@@ -246,3 +246,67 @@ def longtail_summary(study_dir, # runs/<study>
                 rare=rare, recall_split='test' if t and any((t[m][1] >= 0).any() for m in models) else 'OOF',
                 table=pd.DataFrame.from_dict(rows, orient='index').rename(index=name).rename_axis('model'),
                 recall=pd.DataFrame(recall, index=p0.get('classes')).T.rename(index=name))
+
+# %% ../../nbs/09_ensemble.ipynb #48bbbaf0
+def robust_table(runs:pd.DataFrame, # rows of `complete_runs`
+                ) -> pd.DataFrame:
+    "Long table of the runs' `robust_oof.parquet` rows (a `corruption` column) with a `model` column; empty if no run has one."
+    return _read_runs(runs, 'robust_oof.parquet').drop(columns='run_fold', errors='ignore')
+
+# %% ../../nbs/09_ensemble.ipynb #29c9c0c2
+def robust_fold_scores(rob:pd.DataFrame, # `robust_table` rows of one model
+                       ids=None, # keep only these ids (e.g. the OOF ids all models share); None keeps all
+                      ) -> pd.DataFrame:
+    "Accuracy per fold (rows) and corruption (columns, in file order), plus `robust`: each fold's mean over its corruptions."
+    if ids is not None: rob = rob[rob.id.isin(ids)]
+    acc = {c: fold_scores(d.label.to_numpy(int), softmax(d[_logit_cols(d)].to_numpy()), d.fold.to_numpy(int)).acc
+           for c, d in rob.groupby('corruption', sort=False)}
+    t = pd.DataFrame(acc).rename_axis('fold')
+    return t.assign(robust=t.mean(axis=1))
+
+# %% ../../nbs/09_ensemble.ipynb #e714411d
+def _kept(finals) -> str:
+    "Final weights the runs kept: 'ema' when all agree, else 'best×2, swa×1' (most frequent first); '' when unknown."
+    c = pd.Series([f for f in finals if isinstance(f, str)], dtype=object).value_counts()
+    c = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+    return c[0][0] if len(c) == 1 else ', '.join(f'{k}×{n}' for k, n in c)
+
+def _run_meta(runs):
+    "final_model and fit_seconds of each run, from its metrics.json (None / NaN when absent)."
+    ms = [json.loads((Path(p)/'metrics.json').read_text()) if (Path(p)/'metrics.json').exists() else {} for p in runs.path]
+    return pd.DataFrame(dict(final_model=[m.get('final_model') for m in ms],
+                             fit_seconds=pd.to_numeric([m.get('fit_seconds') for m in ms], errors='coerce')), index=runs.index)
+
+def robust_summary(study_dir, # runs/<study>
+                   task:str=None, # the task to summarise; required when the study has several
+                   base:str='base', # the reference recipe the Δ columns compare with (same backbone)
+                  ) -> dict:
+    "Per model: clean and robust OOF acc (mean, std over folds), acc per corruption, test acc, Δ to `base` (points), weights kept, fit time."
+    runs, task = _one_task(complete_runs(study_dir), task)
+    rob = robust_table(runs)
+    if not len(rob): return None
+    oof, test = oof_table(runs), test_table(runs); models = sorted(oof.model.unique())
+    o, t = _aligned(oof, test, models); kinds = list(pd.unique(rob.corruption))
+    names = model_names(runs); meta = _run_meta(runs).groupby(names.to_numpy())
+    rows, per_fold = {}, []
+    for m in models:
+        s = _scores(o['labels'], o['probs'][m], o['folds'], t[m][1] if t else None, t[m][2] if t else None)
+        clean = fold_scores(o['labels'], o['probs'][m], o['folds']).acc
+        r = robust_fold_scores(rob[rob.model == m], o['ids']).reindex(index=clean.index, columns=kinds + ['robust'])
+        rows[m] = dict(clean_acc_mean=s['acc_mean'], clean_acc_std=s['acc_std'], robust_acc_mean=r.robust.mean(),
+                       robust_acc_std=r.robust.std(), **{f'robust_{c}': r[c].mean() for c in kinds}, test_acc=s['test_acc'],
+                       final_model=_kept(meta.get_group(m).final_model), fit_seconds=meta.get_group(m).fit_seconds.mean(), n_folds=s['n_folds'])
+        per_fold.append(r.rename(columns=lambda c: f'robust_{c}' if c in kinds else 'robust_acc').assign(model=m, clean_acc=clean))
+    tab = pd.DataFrame.from_dict(rows, orient='index')
+    backbone_of, recipe_of = dict(zip(names, runs.backbone)), dict(zip(names, runs.recipe))
+    base_of = {backbone_of[n]: n for n in tab.index if recipe_of[n] == base}   # backbone -> its base model
+    ref = [base_of.get(backbone_of[m]) for m in tab.index]
+    for c, col in [('clean_acc', 'clean_acc_mean'), ('robust_acc', 'robust_acc_mean'), ('test_acc', 'test_acc')]:
+        b = np.array([tab.at[r, col] if r else np.nan for r in ref], float)
+        tab.insert(tab.columns.get_loc('final_model'), f'delta_{c}', 100 * (tab[col].to_numpy(float) - b))
+    single = runs.backbone.nunique() == 1 and runs.recipe.nunique() > 1
+    name = (lambda m: recipe_of[m]) if single else (lambda m: m)
+    idx = 'recipe' if single else 'model'
+    pf = pd.concat(per_fold).reset_index().assign(model=lambda d: d.model.map(name)).rename(columns={'model': idx})
+    return dict(task=task, base=base, corruptions=kinds, table=tab.rename(index=name).rename_axis(idx),
+                per_fold=pf[[idx, 'fold', 'clean_acc', 'robust_acc'] + [f'robust_{c}' for c in kinds]])

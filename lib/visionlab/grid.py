@@ -17,8 +17,8 @@ from .folds import prepare_task
 from .augment import AUGMENTS
 from .models import check_backbone
 from .losses import LOSSES
-from .predict import TTAS
-from .train import SAMPLERS
+from .predict import TTAS, CORRUPTIONS
+from .train import SAMPLERS, SCHEDULES, FINAL_MODELS
 from .ensemble import complete_runs
 
 # %% auto #0
@@ -70,7 +70,17 @@ RECIPE_RULES = [  # (field, valid when, what it must be): numeric ranges of reci
     ('weight_power', lambda r: r.weight_power >= 0, '>= 0'), ('ldam_max_margin', lambda r: r.ldam_max_margin > 0, '> 0'),
     ('ldam_scale', lambda r: r.ldam_scale > 0, '> 0'), ('label_smoothing', lambda r: 0 <= r.label_smoothing < 1, 'in [0, 1)'),
     ('drw_epochs', lambda r: 0 <= r.drw_epochs < r.epochs, 'in [0, epochs)'), ('drw_lr_scale', lambda r: r.drw_lr_scale > 0, '> 0'),
-    ('min_delta', lambda r: r.min_delta >= 0, '>= 0'), ('epochs', lambda r: r.epochs >= 1, '>= 1')]
+    ('min_delta', lambda r: r.min_delta >= 0, '>= 0'), ('epochs', lambda r: r.epochs >= 1, '>= 1'),
+    ('mixup_alpha', lambda r: r.mixup_alpha >= 0, '>= 0'), ('cutmix_alpha', lambda r: r.cutmix_alpha >= 0, '>= 0'),
+    ('mix_prob', lambda r: 0 <= r.mix_prob <= 1, 'in [0, 1]'), ('mix_off_epochs', lambda r: 0 <= r.mix_off_epochs < r.epochs, 'in [0, epochs)'),
+    ('sam_rho', lambda r: r.sam_rho >= 0, '>= 0'), ('ema_decay', lambda r: 0 <= r.ema_decay < 1, 'in [0, 1)'),
+    ('swa_start', lambda r: 0 <= r.swa_start <= r.epochs, 'in [0, epochs] (0 = off)'), ('swa_lr', lambda r: r.swa_lr >= 0, '>= 0'),
+    ('accum_steps', lambda r: r.accum_steps >= 1, '>= 1'), ('accum_steps', lambda r: r.accum_steps == 1 or r.sam_rho == 0, '1 when sam_rho > 0 (SAM needs the whole step)'),
+    ('restart_epochs', lambda r: r.schedule != 'cosine_restarts' or r.restart_epochs > 0, "> 0 with schedule 'cosine_restarts'"),
+    ('restart_mult', lambda r: r.restart_mult >= 1, '>= 1'), ('group_p', lambda r: 0 <= r.group_p <= 1, 'in [0, 1]'),
+    ('group_classes', lambda r: r.group_p == 0 or len(r.group_classes) > 0, 'a non-empty list of class names when group_p > 0'),
+    ('final_model', lambda r: r.final_model not in ('ema', 'swa') or (r.ema_decay if r.final_model == 'ema' else r.swa_start) > 0,
+     'backed by ema_decay > 0 (ema) or swa_start > 0 (swa)')]
 
 def check_grid(s:Study) -> Study:
     "Raise `StudyError` naming the key of any unknown task, backbone, loss, augment, tta, schedule, sampler or metric, or a field out of range."
@@ -81,9 +91,12 @@ def check_grid(s:Study) -> Study:
         except ValueError as e: raise StudyError(f'backbones: {e}') from None
     for t, args in s.task_args.items(): check_task_args(t, args, s.tasks)
     for rn, r in study_recipes(s).items():
-        for key, ok in [('loss', LOSSES), ('augment', AUGMENTS), ('tta', TTAS), ('schedule', ['cosine', 'onecycle']),
-                        ('select_metric', METRIC_NAMES), ('sampler', SAMPLERS), ('drw_mode', ['weights', 'sampler'])]:
+        for key, ok in [('loss', LOSSES), ('augment', AUGMENTS), ('group_augment', AUGMENTS), ('tta', TTAS), ('schedule', SCHEDULES),
+                        ('select_metric', METRIC_NAMES), ('sampler', SAMPLERS), ('drw_mode', ['weights', 'sampler']),
+                        ('final_model', FINAL_MODELS), ('aug_path', ['auto', 'batch', 'sample'])]:
             if getattr(r, key) not in ok: raise StudyError(f"recipe '{rn}': '{key}' is '{getattr(r, key)}', not one of {', '.join(ok)}")
+        for c in r.robust:
+            if c not in CORRUPTIONS: raise StudyError(f"recipe '{rn}': 'robust' lists '{c}', not one of {', '.join(CORRUPTIONS)}")
         for key, ok, what in RECIPE_RULES:
             if not ok(r): raise StudyError(f"recipe '{rn}': '{key}' must be {what}, got {getattr(r, key)!r}")
     return s
