@@ -271,9 +271,11 @@ def pick_final(scores:dict, available:list, recipe:Recipe) -> str:
 # %% ../../nbs/06_train.ipynb #2162f476
 def _late_phase(epoch:int, recipe:Recipe) -> bool: return recipe.drw_epochs > 0 and epoch > recipe.epochs - recipe.drw_epochs
 
-def _scores(model, state, valid_dl, counts, recipe, device) -> dict:
-    model.load_state_dict(state)
+def _validate(model, valid_dl, counts, recipe, device) -> dict:   # metrics of the logits the run publishes (post-hoc adjusted)
     return classification_metrics(*reversed(_adjusted(logits_of(model, valid_dl, device), counts, recipe.posthoc_tau)))
+
+def _scores(model, state, valid_dl, counts, recipe, device) -> dict:
+    model.load_state_dict(state); return _validate(model, valid_dl, counts, recipe, device)
 
 def final_weights(model, best:tuple, last_valid:dict, ema, swa, train_dl, valid_dl, recipe:Recipe, counts, device) -> tuple:
     "(name, state, scores of every candidate) of the weights the run keeps among best, last, EMA and SWA (BatchNorm recomputed)."
@@ -309,8 +311,7 @@ def fit(model:nn.Module, train_dl, valid_dl, recipe:Recipe, history_path=None, d
         t0, lr = time.time(), lr_fixed or opt.param_groups[0]['lr'] * lr_scale
         tl = train_epoch(model, dl, opt, sched, loss_fn, recipe, device, bar, lr_scale, lr_fixed, mix, ema, gen)
         if swa_on: swa.update_parameters(model)
-        valid = {} if valid_dl is None else classification_metrics(
-            *reversed(_adjusted(logits_of(model, valid_dl, device), counts, recipe.posthoc_tau)))
+        valid = {} if valid_dl is None else _validate(model, valid_dl, counts, recipe, device)
         rows.append(_epoch_row(epoch, 'late' if late else 'main', tl, valid, lr, t0, len(train_dl.dataset)))
         if history_path: atomic_write(history_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
         if valid_dl is None or is_better(recipe.select_metric, valid[recipe.select_metric], best[2].get(recipe.select_metric), recipe.min_delta):
