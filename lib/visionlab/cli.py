@@ -28,10 +28,11 @@ def vlab_run(study:str,           # study file, e.g. params/quickstart.yaml
 # %% ../../nbs/12_cli.ipynb #6fa3d3d9
 @call_parse
 def vlab_paper(study_dir:str,   # study folder, e.g. runs/quickstart
-               out:str='paper', # where tables/ and figures/ are written
-               task:str=''):    # task to summarise when the study has several
-    "Aggregate a study's runs (OOF metrics, ensembles, stacking, test) into LaTeX tables and 300-DPI figures."
-    print(f'executed {run_paper(study_dir, out, task)}; assets in {out}/tables and {out}/figures')
+               out:str='paper', # where tables/, figures/ (one subfolder per task when there are several) and README.md are written
+               task:str=''):    # summarise this task only (default: every task of the study)
+    "Aggregate a study's runs (OOF metrics, ensembles, stacking, test) into LaTeX tables, 300-DPI figures and a README."
+    nbs = run_paper(study_dir, out, task)
+    print('executed ' + ', '.join(map(str, nbs)) + f'; assets and README.md in {out}/')
 
 # %% ../../nbs/12_cli.ipynb #1a38e510
 COMMANDS = {'run': vlab_run, 'paper': vlab_paper}

@@ -4,16 +4,17 @@
 
 # %% ../../nbs/00_config.ipynb #94f9eb3c
 from __future__ import annotations
-import dataclasses, hashlib, json, os, random, re
+import dataclasses, hashlib, itertools, json, os, random, re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['SAFE_NAME', 'RUN_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict', 'check_name',
-           'check_study', 'load_study', 'study_recipes', 'seed_everything', 'params_hash', 'atomic_write', 'write_json',
-           'write_csv', 'repo_root', 'finish_run', 'read_lock', 'lock_hash', 'lock_drift', 'environment_yml',
+__all__ = ['SAFE_NAME', 'RUN_FILES', 'OPTIONAL_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict',
+           'check_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block', 'check_study',
+           'load_study', 'study_recipes', 'seed_everything', 'params_hash', 'atomic_write', 'write_json', 'write_csv',
+           'repo_root', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift', 'environment_yml',
            'env_info']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
@@ -65,6 +66,7 @@ class Recipe:
     restart_mult: int = 1       # 'cosine_restarts': each cycle is this many times longer than the previous one
     channels_last: bool = False # channels-last memory format for the model and its training batches
     robust: list = field(default_factory=lambda: ['gaussian_noise', 'jpeg', 'blur', 'downscale'])  # corruptions the validation fold is also scored under (robust_oof.parquet, metrics 'robust'); [] = off
+    save_features: bool = False # also write features.npy: the penultimate features (float32) of the OOF rows, in oof.parquet's order (t-SNE, probes)
     grad_clip: float = 1.0      # max gradient norm; 0 disables clipping
     patience: int = 0           # early stopping patience in epochs; 0 disables it
     select_metric: str = 'acc'  # metric that picks the checkpoint: acc, macro_f1, balanced_acc or nll
@@ -84,6 +86,7 @@ class Study:
     recipe: Recipe = field(default_factory=Recipe)  # base recipe
     vary: dict = field(default_factory=dict)        # {recipe_field: [values]}: each value becomes its own recipe
     recipes: dict = field(default_factory=dict)     # {name: {recipe_field: value, ...}}: named recipes, each the base plus its changes
+    grid: dict = field(default_factory=dict)        # {recipe_field: [values]}: one recipe per combination (cartesian product); not with vary or recipes
     quarantine: bool = False    # exclude bad images (listed in quarantine.csv) instead of stopping
     task_args: dict = field(default_factory=dict)   # {task: {kwarg: value}} passed to the task reader
     refit: bool = False         # also fit each task x backbone x recipe on the whole train split (run folder `full`)
@@ -121,6 +124,48 @@ def check_name(name, key:str) -> str:
     if isinstance(name, str) and SAFE_NAME.fullmatch(name): return name
     raise StudyError(f"'{key}' must be a plain folder name (letters, digits, '-', '_', '.' not leading), got {name!r}")
 
+# %% ../../nbs/00_config.ipynb #55f3ec58
+def check_axis(block:str, # the study key holding the axis: 'vary' or 'grid'
+               key, # a `Recipe` field name
+               vals, # the values listed for it
+              ) -> list:
+    "`vals` type-checked against `Recipe` field `key` (a non-empty list); a `StudyError` naming `<block>.<key>` otherwise."
+    rf = {f.name: f.type for f in fields(Recipe)}
+    if key not in rf: raise StudyError(f"unknown key '{block}.{key}' (valid: {', '.join(rf)})")
+    if not isinstance(vals, list) or not vals: raise StudyError(f"'{block}.{key}' must be a non-empty list, got {vals!r}")
+    return [check_value(v, rf[key], f'{block}.{key}') for v in vals]
+
+# %% ../../nbs/00_config.ipynb #5c6ab21f
+def value_text(v) -> str:
+    "A recipe value as written in a grid recipe name: floats shortest round-trip (`0.001`, `1e-05`, `0` for 0.0), lists joined by '+'."
+    if isinstance(v, list): return '+'.join(map(value_text, v)) or 'none'
+    if isinstance(v, float): r = repr(float(v)); return r[:-2] if r.endswith('.0') else r
+    return str(v)
+
+def grid_points(grid:dict, # the `grid:` block: {recipe_field: [values]}
+               ) -> list:
+    "Every combination of the grid's type-checked values as `{field: value}`, fields in name order (the first varies slowest)."
+    axes = {k: check_axis('grid', k, grid[k]) for k in sorted(grid)}
+    return [dict(zip(axes, vs)) for vs in itertools.product(*axes.values())] if axes else []
+
+def grid_name(point:dict, # one `grid_points` item
+             ) -> str:
+    "Recipe name of a grid point: `<field>-<value>` per field in name order, joined by `__`, other characters made `_`."
+    return '__'.join(re.sub(r'[^A-Za-z0-9._-]', '_', f'{k}-{value_text(v)}') for k, v in sorted(point.items()))
+
+# %% ../../nbs/00_config.ipynb #aa309abd
+def check_grid_block(s:Study) -> Study:
+    "Validate `s.grid`: known fields, non-empty lists of the right type, no value twice, and no `vary`/`recipes` beside it."
+    if not s.grid: return s
+    if not isinstance(s.grid, dict): raise StudyError(f"'grid' must be a mapping of recipe fields to lists, got {s.grid!r}")
+    other = [k for k in ('vary', 'recipes') if getattr(s, k)]
+    if other: raise StudyError(f"'grid' cannot be combined with '{other[0]}': a grid's recipes are exactly its combinations (put a reference value on an axis)")
+    for k in sorted(s.grid):
+        texts = [re.sub(r'[^A-Za-z0-9._-]', '_', value_text(v)) for v in check_axis('grid', k, s.grid[k])]
+        dup = next((t for t in texts if texts.count(t) > 1), None)
+        if dup is not None: raise StudyError(f"'grid.{k}' lists the value {dup} twice (e.g. 1e-3 and 0.001): each grid point must be a different recipe")
+    return s
+
 # %% ../../nbs/00_config.ipynb #509c4143
 def check_study(s:Study) -> Study:
     "Validate cross-field rules of a study (names, folds, vary keys); returns it unchanged."
@@ -129,13 +174,10 @@ def check_study(s:Study) -> Study:
     for key in ('min_per_class', 'threads'):
         if getattr(s, key) < (key == 'threads'): raise StudyError(f"'{key}' must be >= {int(key == 'threads')}, got {getattr(s, key)}")
     if s.folds < 2 and not (s.folds == 0 and s.refit): raise StudyError(f"'folds' must be >= 2 (or 0 with refit: true), got {s.folds}")
-    rf = {f.name: f.type for f in fields(Recipe)}
-    for k, vals in s.vary.items():
-        if k not in rf: raise StudyError(f"unknown key 'vary.{k}' (valid: {', '.join(rf)})")
-        if not isinstance(vals, list) or not vals: raise StudyError(f"'vary.{k}' must be a non-empty list")
-        for v in vals: check_value(v, rf[k], f'vary.{k}')
+    for k, vals in s.vary.items(): check_axis('vary', k, vals)
     for name, ch in s.recipes.items():
         check_name(name, f'recipes.{name}'); from_dict(Recipe, ch or {}, f'recipes.{name}.')
+    check_grid_block(s)
     return s
 
 # %% ../../nbs/00_config.ipynb #9b6c0058
@@ -152,15 +194,16 @@ def load_study(path) -> Study:
 
 # %% ../../nbs/00_config.ipynb #309f16d8
 def study_recipes(s:Study) -> dict:
-    "Named recipes: 'base' alone, or the named `recipes` then '<key>-<value>' per value in `vary` (one change at a time, identical ones dropped)."
+    "Named recipes: 'base' alone, or the named `recipes` then '<key>-<value>' per value in `vary` (one change at a time, identical ones dropped), or one per `grid` point."
     rf = {f.name: f.type for f in fields(Recipe)}
     changed = lambda ch, where: dataclasses.replace(s.recipe, **{k: check_value(v, rf[k], f'{where}.{k}') for k, v in (ch or {}).items()})
-    out = {} if s.vary or s.recipes else {'base': s.recipe}
+    out = {} if s.vary or s.recipes or s.grid else {'base': s.recipe}
     for name, ch in s.recipes.items(): out[name] = changed(ch, f'recipes.{name}')
     for k, vals in s.vary.items():
         for v in vals:
             r = dataclasses.replace(s.recipe, **{k: check_value(v, type(getattr(s.recipe, k)).__name__, k)})
             if r not in out.values(): out[re.sub(r'[^A-Za-z0-9._-]', '_', f'{k}-{v}')] = r
+    for pt in grid_points(s.grid): out[grid_name(pt)] = dataclasses.replace(s.recipe, **pt)
     return out
 
 # %% ../../nbs/00_config.ipynb #c77a9a83
@@ -214,6 +257,15 @@ def finish_run(run_dir, has_test:bool=False, # the run predicted a test split (t
     missing = [f for f in RUN_FILES + ['test.parquet'] * has_test + list(extra) if not (run_dir/f).exists()]
     if missing: raise FileNotFoundError(f"run {run_dir} is incomplete, missing: {', '.join(missing)}")
     return atomic_write(run_dir/'DONE', lambda p: p.write_text(''))
+
+# %% ../../nbs/00_config.ipynb #7b44ca43
+OPTIONAL_FILES = {'robust_oof.parquet': lambda r: bool(r.robust), 'features.npy': lambda r: r.save_features}  # file -> does the recipe ask for it
+
+def promised_files(recipe:Recipe, # the run's recipe
+                   has_valid:bool=True, # the run has a validation fold (a `full` refit has none: no OOF rows to score or embed)
+                  ) -> tuple:
+    "Optional run-folder files (`OPTIONAL_FILES`) that `recipe` asks for, to pass to `finish_run` as `extra`."
+    return tuple(f for f, asks in OPTIONAL_FILES.items() if has_valid and asks(recipe))
 
 # %% ../../nbs/00_config.ipynb #856a3b22
 LOCK_FILE = 'requirements.lock'

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01_data.ipynb #005ed398
 from __future__ import annotations
-import gzip, hashlib, os
+import gzip, hashlib, os, re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -15,11 +15,12 @@ from tqdm.auto import tqdm
 from .config import write_csv, atomic_write
 
 # %% auto #0
-__all__ = ['TASKS', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE', 'CACHE_COLS', 'REPORT_COLS', 'TaskData',
-           'DataError', 'load_image', 'register_task', 'get_task', 'digits', 'read_idx', 'per_class_sample',
-           'fashion_mnist', 'long_tail_counts', 'digits_lt', 'fashion_mnist_lt', 'csv_task', 'textile', 'decode_file',
-           'scan_workers', 'scan_images', 'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv',
-           'format_report', 'checked_task', 'class_counts']
+__all__ = ['TASKS', 'PAIR_SEP', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE', 'CACHE_COLS', 'REPORT_COLS',
+           'TaskData', 'DataError', 'load_image', 'register_task', 'get_task', 'parse_pair', 'pair_task_name',
+           'task_reader', 'digits', 'read_idx', 'per_class_sample', 'fashion_mnist', 'long_tail_counts', 'digits_lt',
+           'fashion_mnist_lt', 'csv_task', 'textile', 'pair_task', 'decode_file', 'scan_workers', 'scan_images',
+           'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv', 'format_report', 'checked_task',
+           'class_counts']
 
 # %% ../../nbs/01_data.ipynb #f5a1ecdc
 @dataclass
@@ -34,6 +35,7 @@ class TaskData:
     channels: int = 1              # 1 (grayscale) or 3 (RGB) as fed to models
     source: str = ''               # file the tables came from (named in error messages)
     inferred: bool = False         # True when `classes` were inferred from the labels (a typo would make a class)
+    parent: str = ''               # for a derived pair-expert task: the task whose folds (and ids) it reuses
 
     def table(self, split:str) -> pd.DataFrame:
         "The `train` or `test` table."
@@ -64,10 +66,37 @@ def register_task(name:str):
     return deco
 
 def get_task(name:str, **args) -> TaskData:
-    "Read the registered task `name`; unknown names or arguments raise an error naming them."
-    if name not in TASKS: raise ValueError(f"unknown task '{name}' (registered: {', '.join(TASKS)})")
-    try: return TASKS[name](**args)
+    "Read the registered task `name` (or the pair task `<task>.<a>v<b>` of one); unknown names or arguments raise an error naming them."
+    pair, reader = parse_pair(name), task_reader(name)
+    try: td = reader(**args)
     except TypeError as e: raise ValueError(f"task '{name}': bad argument ({e})") from None
+    return pair_task(td, *pair[1:]) if pair else td
+
+# %% ../../nbs/01_data.ipynb #5831bd08
+PAIR_SEP = '.'
+
+def parse_pair(name:str, # task name: plain (`digits`) or a pair task (`digits.3v8`)
+              ) -> tuple|None:
+    "`(parent, a, b)` of a pair-task name `<task>.<a>v<b>`, or None for a plain task name."
+    if PAIR_SEP not in name: return None
+    parent, _, pair = name.partition(PAIR_SEP)
+    m = re.fullmatch(r'(\d+)v(\d+)', pair)
+    if not parent or not m or int(m[1]) >= int(m[2]):
+        raise ValueError(f"pair task '{name}': expected '<task>.<a>v<b>' with class indices a < b, e.g. 'fashion_mnist.0v6'")
+    return parent, int(m[1]), int(m[2])
+
+def pair_task_name(task:str, # parent task name
+                   a:int, b:int, # the two class indices
+                  ) -> str:
+    "The canonical name `<task>.<min>v<max>` of the pair task of classes a and b."
+    return f'{task}{PAIR_SEP}{min(a, b)}v{max(a, b)}'
+
+def task_reader(name:str, # task name, plain or pair
+               ):
+    "The registered reader of `name` (of its parent for a pair task); a ValueError lists the registered tasks."
+    base = parse_pair(name)[0] if PAIR_SEP in name else name
+    if base not in TASKS: raise ValueError(f"unknown task '{base}' (registered: {', '.join(TASKS)})")
+    return TASKS[base]
 
 # %% ../../nbs/01_data.ipynb #645b2728
 def _table(prefix, labels, src=None):
@@ -176,6 +205,18 @@ def textile(channels:int=3) -> TaskData:
     rows = [(f'{c}/{p.name}', i) for i, c in enumerate(TEXTILE_CLASSES) for p in sorted((root/c).glob('*.jpg'))]
     df = pd.DataFrame(rows, columns=['path', 'label']); df.insert(0, 'id', df.path)
     return TaskData('textile', TEXTILE_CLASSES, df, root=root, channels=channels, source=str(root))
+
+# %% ../../nbs/01_data.ipynb #c606259d
+def pair_task(td:TaskData, # the parent task
+              a:int, b:int, # class indices, a < b: label 0 and label 1 of the expert
+             ) -> TaskData:
+    "Binary task of `td`'s classes a and b: their train rows (ids kept), and the whole test split (other classes -1)."
+    if not 0 <= a < b < len(td.classes): raise ValueError(f"pair task of '{td.name}': need 0 <= a < b < {len(td.classes)}, got a={a}, b={b}")
+    to01 = {a: 0, b: 1}
+    train = td.train[td.train.label.isin(to01)].assign(label=lambda d: d.label.map(to01))
+    test = None if td.test is None else td.test.assign(label=td.test.label.map(to01).fillna(-1).astype(int))
+    return replace(td, name=pair_task_name(td.name, a, b), classes=[td.classes[a], td.classes[b]], train=train, test=test,
+                   parent=td.name, inferred=False)
 
 # %% ../../nbs/01_data.ipynb #a991d86f
 def decode_file(path, channels:int=3) -> tuple:

@@ -6,7 +6,8 @@
 __all__ = ['STACK_CS', 'ENSEMBLES', 'complete_runs', 'model_names', 'oof_table', 'test_table', 'softmax', 'model_probs',
            'test_probs', 'fold_scores', 'mean_ensemble', 'stack_features', 'stack_fit_predict', 'stack_oof',
            'register_ensemble', 'study_summary', 'rare_classes', 'per_class_recall', 'longtail_scores',
-           'longtail_summary', 'robust_table', 'robust_fold_scores', 'robust_summary']
+           'longtail_summary', 'robust_table', 'robust_fold_scores', 'robust_summary', 'fold_test_scores',
+           'ablation_table', 'study_groups']
 
 # %% ../../nbs/09_ensemble.ipynb #ef02d951
 import json, warnings
@@ -200,8 +201,9 @@ def study_summary(study_dir, # runs/<study>
     run0 = Path(runs.path.iloc[0]); classes = json.loads((run0/'params.json').read_text()).get('classes')
     env = json.loads((run0/'env.json').read_text()) if (run0/'env.json').exists() else {}
     return dict(task=task, classes=classes, table=table.rename_axis('model'), env=env,
-                oof=dict(ids=o['ids'], labels=o['labels'], folds=o['folds'], preds={n: p[0].argmax(1) for n, p in P.items()}),
-                test=dict(ids=tids, labels=tl, preds={n: p[1].argmax(1) for n, p in P.items()}) if t else None)
+                oof=dict(ids=o['ids'], labels=o['labels'], folds=o['folds'], preds={n: p[0].argmax(1) for n, p in P.items()},
+                         probs={n: p[0] for n, p in P.items()}),
+                test=dict(ids=tids, labels=tl, preds={n: p[1].argmax(1) for n, p in P.items()}, probs={n: p[1] for n, p in P.items()}) if t else None)
 
 # %% ../../nbs/09_ensemble.ipynb #df70a069
 def rare_classes(labels, # int labels of the OOF rows (every training row once: the training class counts)
@@ -310,3 +312,65 @@ def robust_summary(study_dir, # runs/<study>
     pf = pd.concat(per_fold).reset_index().assign(model=lambda d: d.model.map(name)).rename(columns={'model': idx})
     return dict(task=task, base=base, corruptions=kinds, table=tab.rename(index=name).rename_axis(idx),
                 per_fold=pf[[idx, 'fold', 'clean_acc', 'robust_acc'] + [f'robust_{c}' for c in kinds]])
+
+# %% ../../nbs/09_ensemble.ipynb #ecf4ac15
+from .calibrate import paired_bootstrap_ci   # kept in this section (the paper-statistics layer), not the imports cell
+
+def fold_test_scores(test:pd.DataFrame, # `test_table` output
+                     model:str, # a value of its `model` column
+                     metric:str='acc', # a `classification_metrics` name
+                    ) -> pd.Series:
+    "`metric` of each fold model of `model` alone on the test rows with known labels (index `fold`; empty without labels)."
+    if 'model' not in test: return pd.Series(dtype=float).rename_axis('fold')   # no test split in the study
+    d = test[(test.model == model) & (test.label >= 0)]
+    s = {k: classification_metrics(g.label.to_numpy(int), g[_logit_cols(g)].to_numpy())[metric] for k, g in d.groupby('fold')}
+    return pd.Series(s, dtype=float).rename_axis('fold')
+
+# %% ../../nbs/09_ensemble.ipynb #e1d73a33
+def _paired_deltas(labels, a, b, fa, fb, name, metric, n_boot, seed) -> dict:
+    "Δ = a − b in points: per fold (mean, std of `fa − fb`) and paired bootstrap over rows (value, 95% lo, hi)."
+    fd = 100 * (fa - fb).dropna()
+    d = 100 * np.array(paired_bootstrap_ci(labels, a, b, metric, n_boot, seed)) if len(labels) else np.full(3, np.nan)
+    return {f'{name}_fold_mean': fd.mean(), f'{name}_fold_std': fd.std(), name: d[0], f'{name}_lo': d[1], f'{name}_hi': d[2]}
+
+def _ablation_row(o, t, test, m, ref, metric, n_boot, seed) -> dict:
+    "Scores of model `m` and its Δ against model `ref`, on OOF (aligned rows `o`) and on test (`t`, per fold: `test`)."
+    fs = {n: fold_scores(o['labels'], o['probs'][n], o['folds'])[metric] for n in (m, ref)}
+    ts = {n: fold_test_scores(test, n, metric) for n in (m, ref)}
+    known = t[m][1] >= 0 if t else np.zeros(0, bool)
+    tl, ta, tb = (t[m][1][known], t[m][2][known], t[ref][2][known]) if t else (known.astype(int), None, None)
+    return ({f'oof_{metric}_mean': fs[m].mean(), f'oof_{metric}_std': fs[m].std(), f'test_{metric}_mean': ts[m].mean(), f'test_{metric}_std': ts[m].std()}
+            | _paired_deltas(o['labels'], o['probs'][m], o['probs'][ref], fs[m], fs[ref], 'delta_oof', metric, n_boot, seed)
+            | _paired_deltas(tl, ta, tb, ts[m], ts[ref], 'delta_test', metric, n_boot, seed) | dict(n_folds=len(fs[m])))
+
+# %% ../../nbs/09_ensemble.ipynb #6a870c6c
+def ablation_table(study_dir, # runs/<study>
+                   task:str=None, # the task; required when the study has several
+                   base:str='base', # the reference recipe (each backbone is compared with its own)
+                   metric:str='acc', # acc, macro_f1 or balanced_acc
+                   n_boot:int=1000, # bootstrap resamples
+                   seed:int=0, # resampling seed
+                  ) -> pd.DataFrame:
+    "Each recipe vs its backbone's `base`: OOF/test `metric` (mean, std over folds), per-fold paired Δ and paired-bootstrap Δ with 95% CI (points); None with one recipe."
+    runs, task = _one_task(complete_runs(study_dir), task)
+    if runs.recipe.nunique() < 2: return None
+    if base not in set(runs.recipe): raise ValueError(f"'base' recipe {base!r} is not in the study; its recipes: {sorted(runs.recipe.unique())}")
+    oof, test = oof_table(runs), test_table(runs); o, t = _aligned(oof, test, sorted(oof.model.unique()))
+    info = dict(zip(model_names(runs), zip(runs.backbone, runs.recipe)))
+    order = sorted((m for m in info if f'{info[m][0]}/{base}' in info), key=lambda m: (info[m][0], info[m][1] != base, info[m][1]))
+    tab = pd.DataFrame.from_dict({m: _ablation_row(o, t, test, m, f'{info[m][0]}/{base}', metric, n_boot, seed) for m in order}, orient='index')
+    single = runs.backbone.nunique() == 1
+    return tab.rename(index=lambda m: info[m][1]).rename_axis('recipe') if single else tab.rename_axis('model')
+
+# %% ../../nbs/09_ensemble.ipynb #908dd665
+def study_groups(study_dir, # runs/<study>
+                 task:str, # the task (a folder of `study_dir`)
+                 ids, # OOF ids, e.g. `study_summary(...)['oof']['ids']`
+                ) -> np.ndarray:
+    "Group of each id from `<study_dir>/<task>/folds.csv`; None when that file or its `group` column is absent."
+    p = Path(study_dir)/task/'folds.csv'
+    f = pd.read_csv(p, dtype={'id': str, 'group': str}, keep_default_na=False) if p.exists() else pd.DataFrame()
+    if 'group' not in f: return None
+    g = f.set_index('id').group.reindex(np.asarray(ids).astype(str))
+    if g.isna().any(): raise ValueError(f"{p} has no group for {int(g.isna().sum())} of the ids (e.g. {g.index[g.isna()][0]!r}): is it this study's?")
+    return g.to_numpy()

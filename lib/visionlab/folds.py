@@ -12,7 +12,7 @@ from .config import write_csv
 from .data import TaskData, DataError, checked_task, drop_empty_classes, scan_images
 
 # %% auto #0
-__all__ = ['image_hashes', 'split_groups', 'assign_folds', 'check_leakage', 'prepare_task', 'fold_tables']
+__all__ = ['image_hashes', 'split_groups', 'assign_folds', 'check_leakage', 'prepare_task', 'parent_folds', 'fold_tables']
 
 # %% ../../nbs/02_folds.ipynb #7056a1a6
 def image_hashes(td:TaskData, split:str='train', cache=None) -> pd.Series:
@@ -75,12 +75,29 @@ def _load_folds(td:TaskData, path:Path, n_folds:int) -> pd.DataFrame:
 def prepare_task(td:TaskData, task_dir, n_folds:int=5, seed:int=0, quarantine:bool=False, min_per_class:int=0):
     "Validated `TaskData` and its folds table, reusing `task_dir/folds.csv` when it exists."
     task_dir = Path(task_dir); path = task_dir/'folds.csv'   # min_per_class: least images of an inferred class (with n_folds)
+    if td.parent and n_folds: return parent_folds(td, task_dir, n_folds)
     if n_folds and path.exists(): td = _apply_quarantine(td, task_dir); return td, _load_folds(td, path, n_folds)
     td = checked_task(td, task_dir, quarantine, max(n_folds, min_per_class))
     if not n_folds: return td, None
     cols = [c for c in ['id', 'label', 'group'] if c in td.train]
     folds = check_leakage(assign_folds(td.train[cols].assign(hash=image_hashes(td)), n_folds, seed), str(path))
     write_csv(folds, path)
+    return td, folds
+
+# %% ../../nbs/02_folds.ipynb #a02352ab
+def parent_folds(td:TaskData, # a pair task (`td.parent` set)
+                 task_dir, # runs/<study>/<pair task>; the parent's folds are in runs/<study>/<parent>/folds.csv
+                 n_folds:int, # folds the study expects
+                ) -> tuple:
+    "The pair task (rows without a parent fold dropped) and its folds: the parent's `folds.csv` restricted to its rows."
+    src = Path(task_dir).parent/td.parent/'folds.csv'
+    if not src.exists(): raise DataError(f"pair task '{td.name}' reuses the folds of '{td.parent}', but {src} does not exist: "
+                                         f"list '{td.parent}' before '{td.name}' in the study's tasks")
+    folds = pd.read_csv(src, dtype={'id': str, 'group': str, 'hash': str})
+    if folds.fold.nunique() != n_folds: raise DataError(f"{src} has {folds.fold.nunique()} folds, the study asks for {n_folds}")
+    td = replace(td, train=td.train[td.train.id.isin(folds.id)])
+    folds = folds[folds.id.isin(td.train.id)].assign(label=lambda d: d.id.map(td.train.set_index('id').label))
+    write_csv(folds, Path(task_dir)/'folds.csv')
     return td, folds
 
 # %% ../../nbs/02_folds.ipynb #5765c349

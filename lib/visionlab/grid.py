@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd, yaml
 from tqdm.auto import tqdm
-from .config import Study, load_study, study_recipes, repo_root, write_json, StudyError, check_value
-from .data import TASKS, get_task, class_counts, DataError
+from .config import Study, Recipe, load_study, study_recipes, repo_root, write_json, StudyError, check_value
+from .data import TASKS, get_task, class_counts, DataError, parse_pair, task_reader
 from .folds import prepare_task
 from .augment import AUGMENTS
 from .models import check_backbone
@@ -20,11 +20,12 @@ from .losses import LOSSES
 from .predict import TTAS, CORRUPTIONS
 from .train import SAMPLERS, SCHEDULES, FINAL_MODELS
 from .ensemble import complete_runs
+from .report import write_paper_readme
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'RunSpec', 'expand_grid', 'check_task_args', 'check_grid', 'is_complete', 'template',
-           'execute_run', 'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'run_grid',
-           'run_paper']
+__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'expand_grid', 'check_task_args', 'check_grid',
+           'is_complete', 'template', 'execute_run', 'clean_partials', 'study_lock', 'read_tasks', 'prepare_study',
+           'summary_table', 'recipes_line', 'run_grid', 'paper_tasks', 'environ', 'run_paper']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -36,13 +37,21 @@ class RunSpec:
     @property
     def name(self) -> str: return str(Path(*self.run_dir.parts[-4:]))
 
+# %% ../../nbs/11_grid.ipynb #9ced7fd7
+def task_args_of(s:Study, # the study
+                 task:str, # one of its tasks
+                ) -> dict:
+    "Reader arguments of `task`: its own `task_args`, else (pair-expert task `<t>.<a>v<b>`) those of its parent `t`."
+    pair = parse_pair(task)
+    return s.task_args.get(task, s.task_args.get(pair[0], {}) if pair else {})
+
 # %% ../../nbs/11_grid.ipynb #a1d288df
 def expand_grid(s:Study, runs_root='runs') -> list:
     "Every run of study `s`: task × backbone × recipe × fold (plus a `full` refit when `s.refit`)."
     sd = Path(runs_root).absolute()/s.study
     folds = list(range(s.folds)) + [-1] * s.refit
     return [RunSpec(sd/t/b/rn/(f'fold{k}' if k >= 0 else 'full'),
-                    dict(study=s.study, study_dir=str(sd), task=t, task_args=s.task_args.get(t, {}), backbone=b, recipe=rn,
+                    dict(study=s.study, study_dir=str(sd), task=t, task_args=task_args_of(s, t), backbone=b, recipe=rn,
                          hparams=dataclasses.asdict(r), fold=k, n_folds=s.folds, seed=s.seed, quarantine=s.quarantine,
                          min_per_class=s.min_per_class, threads=s.threads, progress=False))
             for t in s.tasks for b in s.backbones for rn, r in study_recipes(s).items() for k in folds]
@@ -52,9 +61,10 @@ def check_task_args(task:str, args, tasks:list) -> dict:
     "`args` if they fit the signature of `task`'s reader (known names, declared types, required ones given), else a `StudyError`."
     key = f'task_args.{task}'
     if task not in tasks: raise StudyError(f"'{key}': '{task}' is not one of the study's tasks ({', '.join(tasks)})")
-    if task not in TASKS: raise StudyError(f"tasks: unknown task '{task}' (registered: {', '.join(TASKS)})")
+    try: reader = task_reader(task)
+    except ValueError as e: raise StudyError(f'tasks: {e}') from None
     if not isinstance(args, dict): raise StudyError(f"'{key}' must be a mapping of reader arguments, got {args!r}")
-    sig = inspect.signature(TASKS[task]).parameters
+    sig = inspect.signature(reader).parameters
     for k, v in args.items():
         if k not in sig: raise StudyError(f"'{key}': unknown argument '{k}' (valid: {', '.join(sig) or 'none'})")
         check_value(v, str(sig[k].annotation), f'{key}.{k}')
@@ -84,8 +94,10 @@ RECIPE_RULES = [  # (field, valid when, what it must be): numeric ranges of reci
 
 def check_grid(s:Study) -> Study:
     "Raise `StudyError` naming the key of any unknown task, backbone, loss, augment, tta, schedule, sampler or metric, or a field out of range."
-    for t in s.tasks:
-        if t not in TASKS: raise StudyError(f"tasks: unknown task '{t}' (registered: {', '.join(TASKS)})")
+    for i, t in enumerate(s.tasks):
+        try: pair = parse_pair(t); task_reader(t)
+        except ValueError as e: raise StudyError(f'tasks: {e}') from None
+        if pair and pair[0] not in s.tasks[:i]: raise StudyError(f"tasks: pair task '{t}' reuses the folds of '{pair[0]}': list '{pair[0]}' before it")
     for b in s.backbones:
         try: check_backbone(b)
         except ValueError as e: raise StudyError(f'backbones: {e}') from None
@@ -108,6 +120,7 @@ def is_complete(spec:RunSpec) -> bool:
     "Whether `spec.run_dir` holds a finished run made with the same parameters."
     if not (spec.run_dir/'DONE').exists(): return False
     done = json.loads((spec.run_dir/'params.json').read_text())
+    done['hparams'] = {**dataclasses.asdict(Recipe()), **(done.get('hparams') or {})}   # fields newer than the run: their defaults
     return all(done.get(k) == spec.params[k] for k in _KEYS)
 
 # %% ../../nbs/11_grid.ipynb #11badf31
@@ -178,7 +191,7 @@ def read_tasks(s:Study) -> dict:
     "Every task of `s`, read by its reader; a reader's complaint becomes a `StudyError` naming the task."
     out = {}
     for t in s.tasks:
-        try: out[t] = get_task(t, **s.task_args.get(t, {}))
+        try: out[t] = get_task(t, **task_args_of(s, t))
         except (ValueError, TypeError, KeyError) as e:
             if isinstance(e, DataError): raise
             raise StudyError(f"task '{t}': {e}") from None
@@ -223,6 +236,12 @@ def _run_all(todo:list, workers:int, threads:int=1) -> dict:
     return results
 
 # %% ../../nbs/11_grid.ipynb #1d3bc83f
+def recipes_line(s:Study) -> str:
+    "One line naming the study's recipes in order (the design: `grid` axes, `vary`, named recipes, or the base alone)."
+    rs = list(study_recipes(s))
+    how = (f"grid {' x '.join(f'{k}[{len(v)}]' for k, v in sorted(s.grid.items()))}, " if s.grid else '')
+    return f"recipes ({how}{len(rs)}): {', '.join(rs)}"
+
 def _sigterm(*_): raise KeyboardInterrupt
 
 def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False) -> pd.DataFrame:
@@ -230,6 +249,7 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False) ->
     s = check_grid(load_study(study_path)); sd = Path(runs_root).absolute()/s.study
     specs = expand_grid(s, runs_root); todo = [sp for sp in specs if not is_complete(sp)]
     print(f'{s.study}: {len(specs)} runs, {len(specs) - len(todo)} complete, {len(todo)} to run on {workers} worker(s)')
+    print(recipes_line(s))
     tasks = read_tasks(s)
     if dry_run: return summary_table(specs, {sp.name: dict(status='todo') for sp in todo})
     with study_lock(sd):
@@ -242,17 +262,40 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False) ->
         summary = summary_table(specs, results); summary.to_csv(sd/'grid_summary.csv', index=False)
     return summary
 
-# %% ../../nbs/11_grid.ipynb #c2d39778
-def run_paper(study_dir, out_dir='paper', task:str='') -> Path:
-    "Execute `nbs/tasks/paper_summary.ipynb` for `study_dir`, writing tables and figures under `out_dir`."
-    import papermill as pm
-    study_dir = Path(study_dir).absolute()
-    if not study_dir.is_dir(): raise FileNotFoundError(f'study folder {study_dir} not found (run `vlab run` first)')
+# %% ../../nbs/11_grid.ipynb #47d85a1e
+def paper_tasks(study_dir, # runs/<study>
+                task:str='', # one task to summarise; '' means every task with complete runs
+               ) -> list:
+    "The tasks `vlab paper` summarises: `[task]`, or every task of `study_dir` with complete runs; a `StudyError` when there are none."
     tasks = sorted(complete_runs(study_dir).task.unique())
     if not tasks: raise StudyError(f'{study_dir} has no complete runs yet (run `vlab run` first)')
-    if (task and task not in tasks) or (not task and len(tasks) > 1):
-        raise StudyError(f"{'task ' + repr(task) + ' has no complete runs; ' if task else ''}pick the task to summarise with --task: {', '.join(tasks)}")
-    out = study_dir/'paper_summary.ipynb'
-    pm.execute_notebook(str(template('paper_summary')), str(out), cwd=os.getcwd(), progress_bar=False,
-                        parameters=dict(study_dir=str(study_dir), out_dir=str(Path(out_dir).absolute()), task=task))
-    return out
+    if task and task not in tasks: raise StudyError(f"task {task!r} has no complete runs in {study_dir} (tasks with complete runs: {', '.join(tasks)})")
+    return [task] if task else tasks
+
+# %% ../../nbs/11_grid.ipynb #2fa5de6f
+PAPER_ENV = {k: '1' for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS')}  # environment of the aggregation kernel
+
+@contextmanager
+def environ(**values):
+    "Set environment variables for the block (child processes inherit them), then restore the previous ones."
+    old = {k: os.environ.get(k) for k in values}; os.environ.update(values)
+    try: yield
+    finally:
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
+# %% ../../nbs/11_grid.ipynb #c2d39778
+def run_paper(study_dir, out_dir='paper', task:str='') -> list:
+    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone), then write `<out_dir>/README.md`; returns the executed notebooks."
+    import papermill as pm
+    study_dir, out = Path(study_dir).absolute(), Path(out_dir).absolute()
+    if not study_dir.is_dir(): raise FileNotFoundError(f'study folder {study_dir} not found (run `vlab run` first)')
+    tasks = paper_tasks(study_dir, task); several = len(tasks) > 1; since = time.time()
+    dirs, nbs = {t: out/t if several else out for t in tasks}, [study_dir/t/'paper_summary.ipynb' if several else study_dir/'paper_summary.ipynb' for t in tasks]
+    with environ(**PAPER_ENV):
+        for t, nb in zip(tasks, nbs):
+            pm.execute_notebook(str(template('paper_summary')), str(nb), cwd=os.getcwd(), progress_bar=False,
+                                parameters=dict(study_dir=str(study_dir), out_dir=str(dirs[t]), task=t))
+    write_paper_readme(out, study_dir, dirs, since)
+    return nbs

@@ -18,7 +18,7 @@ from .train import ImageDataset, norm_stats
 # %% auto #0
 __all__ = ['SCALES', 'TTAS', 'CORRUPTIONS', 'View', 'geo_view', 'scaled_size', 'scale_view', 'tta_views', 'predict_logits',
            'gaussian_noise', 'jpeg', 'blur', 'downscale', 'corruption_key', 'corrupt', 'CorruptedImages',
-           'robust_logits', 'logits_frame', 'robust_frame']
+           'robust_logits', 'logits_frame', 'robust_frame', 'predict_features']
 
 # %% ../../nbs/07_predict.ipynb #dfd863a9
 class View(NamedTuple):
@@ -162,3 +162,19 @@ def robust_frame(table:pd.DataFrame, logits_by_kind:dict, fold:int|None=None) ->
     parts = [logits_frame(table, l, fold) for l in logits_by_kind.values()]
     for p, k in zip(parts, logits_by_kind): p.insert(p.columns.get_loc('label') + 1, 'corruption', k)
     return pd.concat(parts, ignore_index=True)
+
+# %% ../../nbs/07_predict.ipynb #213c1a80
+@torch.no_grad()
+def predict_features(model:nn.Module, # a timm-style model: `forward_features`, then `forward_head(x, pre_logits=True)`
+                     dl:DataLoader, # batches in the order of the rows (not shuffled)
+                     device=None, # default: the model's
+                    ) -> np.ndarray:
+    "Penultimate features (N, D) as float32 for every sample of `dl`, in order: what the classifier head receives."
+    if not (hasattr(model, 'forward_features') and hasattr(model, 'forward_head')):
+        raise ValueError(f"model: {type(model).__name__} has no forward_features/forward_head (the timm API) to take features from")
+    device = device or next(model.parameters()).device; model.eval(); out = []
+    for x, _ in dl:
+        x = x.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
+            out.append(model.forward_head(model.forward_features(x), pre_logits=True).float().cpu())
+    return torch.cat(out).numpy()
