@@ -29,9 +29,12 @@ def vlab_run(study:str,           # study file, e.g. params/quickstart.yaml
 @call_parse
 def vlab_paper(study_dir:str,   # study folder, e.g. runs/quickstart
                out:str='paper', # where tables/, figures/ (one subfolder per task when there are several) and README.md are written
-               task:str=''):    # summarise this task only (default: every task of the study)
-    "Aggregate a study's runs (OOF metrics, ensembles, stacking, test) into LaTeX tables, 300-DPI figures and a README."
-    nbs = run_paper(study_dir, out, task)
+               task:str='',     # summarise this task only (default: every task of the study)
+               select:str='',   # models the ensembles combine: all or best_per_backbone (default: the study's combine.select, else all)
+               models:str='',   # or name them, comma-separated backbone/recipe (default: the study's combine.models)
+               combiners:str=''): # comma-separated combiner names (default: the study's combine.combiners, else every registered one)
+    "Aggregate a study's runs (OOF metrics, blends and stackers, calibration, test) into LaTeX tables, 300-DPI figures and a README."
+    nbs = run_paper(study_dir, out, task, select, models, combiners)
     print('executed ' + ', '.join(map(str, nbs)) + f'; assets and README.md in {out}/')
 
 # %% ../../nbs/12_cli.ipynb #1a38e510

@@ -11,11 +11,11 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['SAFE_NAME', 'RUN_FILES', 'OPTIONAL_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict',
-           'check_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block', 'check_study',
-           'load_study', 'study_recipes', 'seed_everything', 'params_hash', 'atomic_write', 'write_json', 'write_csv',
-           'repo_root', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift', 'environment_yml',
-           'env_info']
+__all__ = ['SAFE_NAME', 'COMBINE_KEYS', 'RUN_FILES', 'OPTIONAL_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study',
+           'check_value', 'from_dict', 'check_name', 'check_axis', 'value_text', 'grid_points', 'grid_name',
+           'check_grid_block', 'check_combine', 'check_study', 'load_study', 'study_recipes', 'seed_everything',
+           'params_hash', 'atomic_write', 'write_json', 'write_csv', 'repo_root', 'finish_run', 'promised_files',
+           'read_lock', 'lock_hash', 'lock_drift', 'environment_yml', 'env_info']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
 class StudyError(ValueError):
@@ -92,6 +92,7 @@ class Study:
     refit: bool = False         # also fit each task x backbone x recipe on the whole train split (run folder `full`)
     min_per_class: int = 0      # an inferred class (CSV without `classes:`) needs max(folds, this) images, else it is a typo
     threads: int = 1            # torch/OpenMP threads of each run: fixed by the study, not by --workers, so numbers do not change with it
+    combine: dict = field(default_factory=dict)     # paper layer: which models the ensembles combine (select: all | best_per_backbone, or models: [...]) and which combiners run (combiners: [...])
 
 # %% ../../nbs/00_config.ipynb #580ba651
 _TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'list': list, 'dict': dict}
@@ -166,6 +167,23 @@ def check_grid_block(s:Study) -> Study:
         if dup is not None: raise StudyError(f"'grid.{k}' lists the value {dup} twice (e.g. 1e-3 and 0.001): each grid point must be a different recipe")
     return s
 
+# %% ../../nbs/00_config.ipynb #f7049b73
+COMBINE_KEYS = ('select', 'models', 'combiners')
+
+def check_combine(s:Study) -> Study:
+    "Validate `s.combine`: known keys, `select` one of `visionlab.ensemble.SELECTS`, lists of names, registered combiners."
+    from visionlab.ensemble import ENSEMBLES, SELECTS   # the registries live with the paper layer
+    c = s.combine
+    bad = [k for k in c if k not in COMBINE_KEYS]
+    if bad: raise StudyError(f"unknown key 'combine.{bad[0]}' (valid: {', '.join(COMBINE_KEYS)})")
+    if 'select' in c and c['select'] not in SELECTS: raise StudyError(f"'combine.select' must be one of {', '.join(SELECTS)}, got {c['select']!r}")
+    for k in ('models', 'combiners'):
+        if k in c and not (isinstance(c[k], list) and c[k] and all(isinstance(v, str) for v in c[k])):
+            raise StudyError(f"'combine.{k}' must be a non-empty list of names, got {c[k]!r}")
+    unknown = [n for n in c.get('combiners', []) if n not in ENSEMBLES]
+    if unknown: raise StudyError(f"'combine.combiners': unknown combiner {unknown[0]!r} (registered: {', '.join(ENSEMBLES)})")
+    return s
+
 # %% ../../nbs/00_config.ipynb #509c4143
 def check_study(s:Study) -> Study:
     "Validate cross-field rules of a study (names, folds, vary keys); returns it unchanged."
@@ -177,7 +195,7 @@ def check_study(s:Study) -> Study:
     for k, vals in s.vary.items(): check_axis('vary', k, vals)
     for name, ch in s.recipes.items():
         check_name(name, f'recipes.{name}'); from_dict(Recipe, ch or {}, f'recipes.{name}.')
-    check_grid_block(s)
+    check_grid_block(s); check_combine(s)
     return s
 
 # %% ../../nbs/00_config.ipynb #9b6c0058

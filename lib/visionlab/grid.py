@@ -286,7 +286,7 @@ def environ(**values):
             else: os.environ[k] = v
 
 # %% ../../nbs/11_grid.ipynb #c2d39778
-def run_paper(study_dir, out_dir='paper', task:str='') -> list:
+def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str='', combiners:str='') -> list:
     "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone), then write `<out_dir>/README.md`; returns the executed notebooks."
     import papermill as pm
     study_dir, out = Path(study_dir).absolute(), Path(out_dir).absolute()
@@ -296,6 +296,6 @@ def run_paper(study_dir, out_dir='paper', task:str='') -> list:
     with environ(**PAPER_ENV):
         for t, nb in zip(tasks, nbs):
             pm.execute_notebook(str(template('paper_summary')), str(nb), cwd=os.getcwd(), progress_bar=False,
-                                parameters=dict(study_dir=str(study_dir), out_dir=str(dirs[t]), task=t))
+                                parameters=dict(study_dir=str(study_dir), out_dir=str(dirs[t]), task=t, select=select, models=models, combiners=combiners))
     write_paper_readme(out, study_dir, dirs, since)
     return nbs
