@@ -4,13 +4,15 @@
 
 # %% auto #0
 __all__ = ['STACK_CS', 'ENSEMBLES', 'COMBINERS', 'DIRICHLET_DRAWS', 'RIDGE_ALPHAS', 'fit_stack', 'fit_stack_prob',
-           'fit_stack_both', 'SELECTS', 'complete_runs', 'model_names', 'oof_table', 'test_table', 'softmax',
-           'model_probs', 'test_probs', 'fold_scores', 'mean_ensemble', 'stack_features', 'stack_fit_predict',
-           'stack_oof', 'register_ensemble', 'nested_cv_probs', 'combine', 'register_combiner', 'WeightedBlend',
-           'Stacker', 'fit_mean', 'fit_geo_mean', 'fit_dirichlet', 'fit_pos_lsq', 'fit_classwise_ridge', 'lr_features',
-           'hgb_features', 'fit_hgb', 'select_models', 'study_combine', 'study_summary', 'rare_classes',
-           'per_class_recall', 'longtail_scores', 'longtail_summary', 'robust_table', 'robust_fold_scores',
-           'robust_summary', 'fold_test_scores', 'ablation_table', 'study_groups']
+           'fit_stack_both', 'SELECTS', 'GATES', 'EXPERT_THRESHOLDS', 'complete_runs', 'model_names', 'oof_table',
+           'test_table', 'softmax', 'model_probs', 'test_probs', 'fold_scores', 'mean_ensemble', 'stack_features',
+           'stack_fit_predict', 'stack_oof', 'register_ensemble', 'nested_cv_probs', 'combine', 'register_combiner',
+           'WeightedBlend', 'Stacker', 'fit_mean', 'fit_geo_mean', 'fit_dirichlet', 'fit_pos_lsq',
+           'fit_classwise_ridge', 'lr_features', 'hgb_features', 'fit_hgb', 'select_models', 'study_combine',
+           'study_summary', 'rare_classes', 'per_class_recall', 'longtail_scores', 'longtail_summary', 'robust_table',
+           'robust_fold_scores', 'robust_summary', 'fold_test_scores', 'ablation_table', 'study_groups', 'top2_margin',
+           'RouteConfig', 'route_mask', 'apply_route', 'fit_route', 'nested_route', 'routing_table', 'confused_pairs',
+           'apply_expert', 'fit_expert', 'nested_expert', 'study_pairs', 'expert_table']
 
 # %% ../../nbs/09_ensemble.ipynb #ef02d951
 import json, warnings
@@ -183,7 +185,7 @@ def register_combiner(name:str, # key in `COMBINERS` and `ENSEMBLES` (row name i
         return fit
     return _reg
 
-# %% ../../nbs/09_ensemble.ipynb #eb16129c
+# %% ../../nbs/09_ensemble.ipynb #09f91c9b
 class WeightedBlend:
     "A fitted blend: one weight per model (non-negative, summing to 1) applied to the models' probabilities."
     def __init__(self, weights): self.weights = np.asarray(weights, float)
@@ -524,3 +526,191 @@ def study_groups(study_dir, # runs/<study>
     g = f.set_index('id').group.reindex(np.asarray(ids).astype(str))
     if g.isna().any(): raise ValueError(f"{p} has no group for {int(g.isna().sum())} of the ids (e.g. {g.index[g.isna()][0]!r}): is it this study's?")
     return g.to_numpy()
+
+# %% ../../nbs/09_ensemble.ipynb #94c08203
+from dataclasses import dataclass, field
+
+def top2_margin(p, # (N, C) probabilities
+               ) -> np.ndarray:
+    "Gap between each row's largest and second-largest probability."
+    q = np.sort(p, 1); return q[:, -1] - q[:, -2]
+
+GATES = dict(entropy=lambda p: -(p * np.log(np.clip(p, 1e-12, 1))).sum(1),   # gate name -> uncertainty score (higher = less sure)
+             margin=lambda p: 1 - top2_margin(p))
+
+@dataclass
+class RouteConfig:
+    "How rows are routed to the second predictor, and the candidates nested CV chooses from."
+    gate: str = 'margin'   # a `GATES` name
+    classes: list = None   # route only rows whose first-stage prediction is one of these class indices (None: any)
+    cap: float = 1.0       # never route more than this fraction of the rows
+    fractions: tuple = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)  # candidate routed fractions of the fit rows
+    weights: tuple = (0.25, 0.5, 0.75, 1.0)  # candidate weights of the second predictor on routed rows
+
+def route_mask(p1, # (N, C) first-stage probabilities
+               cfg:RouteConfig, # the gate, classes and cap
+               threshold:float, # route rows whose gate score is >= this (inf: none)
+              ) -> np.ndarray:
+    "Boolean mask of the rows routed: gate score >= `threshold`, predicted class in `cfg.classes`, at most `cfg.cap` of the rows (least sure first)."
+    if cfg.gate not in GATES: raise ValueError(f"unknown gate {cfg.gate!r}; gates: {list(GATES)}")
+    s = GATES[cfg.gate](p1); m = s >= threshold
+    if cfg.classes is not None: m &= np.isin(p1.argmax(1), cfg.classes)
+    k = int(np.floor(cfg.cap * len(p1)))
+    if m.sum() > k: m[np.flatnonzero(m)[np.argsort(-s[m], kind='stable')[k:]]] = False
+    return m
+
+def _threshold(p1, cfg, frac):
+    "Gate threshold that routes about `frac` of the rows of `p1` (among the eligible ones); inf for 0."
+    s = GATES[cfg.gate](p1)
+    if cfg.classes is not None: s = s[np.isin(p1.argmax(1), cfg.classes)]
+    k = min(int(round(frac * len(p1))), len(s))
+    return np.inf if k == 0 else np.sort(s)[::-1][k - 1]
+
+def apply_route(p1, p2, # (N, C) first- and second-stage probabilities
+                choice:dict, # `fit_route` output: threshold and weight
+                cfg:RouteConfig,
+               ) -> tuple:
+    "`(probabilities, routed mask)`: routed rows blended as (1 - w) p1 + w p2."
+    m = route_mask(p1, cfg, choice['threshold']); p = p1.copy()
+    p[m] = (1 - choice['weight']) * p1[m] + choice['weight'] * p2[m]
+    return p, m
+
+def _nll(p, y): return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1)).mean())
+
+def fit_route(p1, p2, # (N, C) first- and second-stage OOF probabilities
+              labels, # int array (N,)
+              cfg:RouteConfig=None,
+             ) -> dict:
+    "The routed fraction and weight with the best accuracy on these rows (then NLL, then routing less): `threshold`, `weight`, `fraction`, `acc`."
+    cfg = cfg or RouteConfig(); best = None
+    for f in sorted(x for x in cfg.fractions if x <= cfg.cap):
+        for w in (cfg.weights if f > 0 else cfg.weights[:1]):
+            c = dict(threshold=_threshold(p1, cfg, f), weight=w, fraction=f)
+            p, _ = apply_route(p1, p2, c, cfg); key = ((p.argmax(1) == labels).mean(), -_nll(p, labels))
+            if best is None or key > best[0]: best = (key, c | dict(acc=key[0]))
+    return best[1]
+
+def nested_route(p1, p2, # (N, C) first- and second-stage OOF probabilities
+                 labels, folds, # int arrays (N,)
+                 cfg:RouteConfig=None,
+                ) -> tuple:
+    "`(probabilities, routed mask, choices per fold)`: each fold routed with the choice `fit_route` made on the other folds."
+    cfg = cfg or RouteConfig(); p, m, rows = p1.copy(), np.zeros(len(p1), bool), {}
+    for k in np.unique(folds):
+        tr = folds != k; c = fit_route(p1[tr], p2[tr], labels[tr], cfg)
+        c_k = dict(c, threshold=c['threshold'])
+        p[~tr], m[~tr] = apply_route(p1[~tr], p2[~tr], c_k, cfg); rows[k] = c
+    return p, m, pd.DataFrame.from_dict(rows, orient='index').rename_axis('fold')
+
+# %% ../../nbs/09_ensemble.ipynb #780e0cce
+def routing_table(summary:dict, # `study_summary` output (with `probs`)
+                  first:str=None, # first-stage row (default: best OOF acc_mean)
+                  seconds:list=None, # second predictors (default: every model except `first`)
+                  gates=('margin', 'entropy'), # gates to try, one table row each
+                  classes:list=None, # route only rows predicted as these class indices
+                  cap:float=1.0, # at most this fraction routed
+                 ) -> pd.DataFrame:
+    "Per (second predictor, gate): routed fraction and weight chosen on all OOF, routed rows and accuracy before/after on OOF (nested) and test; None without a second predictor."
+    t, o, te = summary['table'], summary['oof'], summary.get('test')
+    first = first or t.acc_mean.idxmax()
+    models = [n for n in t.index if n not in set(summary.get('ensembles', []))]
+    seconds = [s for s in (seconds or models) if s != first]
+    if not seconds: return None
+    bad = [n for n in [first] + seconds if n not in t.index]
+    if bad: raise ValueError(f"routing: unknown row {bad[0]!r}; rows: {list(t.index)}")
+    y, f, rows = o['labels'], o['folds'], {}
+    known = (np.asarray(te['labels']) >= 0) if te else np.zeros(0, bool)
+    acc = lambda p, y: float((p.argmax(1) == y).mean())
+    for s in seconds:
+        for g in gates:
+            cfg = RouteConfig(gate=g, classes=classes, cap=cap)
+            p, m, _ = nested_route(o['probs'][first], o['probs'][s], y, f, cfg)
+            c = fit_route(o['probs'][first], o['probs'][s], y, cfg)
+            r = dict(first=first, fraction=c['fraction'], weight=c['weight'], oof_routed=int(m.sum()), oof_acc=acc(o['probs'][first], y),
+                     oof_acc_routed=acc(p, y))
+            if known.any():
+                pt, mt = apply_route(te['probs'][first], te['probs'][s], c, cfg)
+                r |= dict(test_routed=int(mt.sum()), test_acc=acc(te['probs'][first][known], te['labels'][known]), test_acc_routed=acc(pt[known], te['labels'][known]))
+            rows[(s, g)] = r
+    tab = pd.DataFrame.from_dict(rows, orient='index'); tab.index.names = ['second', 'gate']
+    tab.insert(tab.columns.get_loc('oof_acc_routed') + 1, 'delta_oof', 100 * (tab.oof_acc_routed - tab.oof_acc))
+    if 'test_acc' in tab: tab['delta_test'] = 100 * (tab.test_acc_routed - tab.test_acc)
+    return tab
+
+# %% ../../nbs/09_ensemble.ipynb #1d112032
+def confused_pairs(labels, # int array (N,)
+                   preds, # int array (N,): predicted classes
+                   k:int=3, # how many pairs
+                  ) -> list:
+    "The `k` class pairs `(a, b, count)` with a < b and the most confusions in either direction, most first (count > 0)."
+    C = int(max(labels.max(), preds.max())) + 1
+    M = np.zeros((C, C), int); np.add.at(M, (labels, preds), 1); S = M + M.T
+    pairs = sorted(((int(S[a, b]), a, b) for a in range(C) for b in range(a + 1, C) if S[a, b] > 0), key=lambda x: (-x[0], x[1], x[2]))
+    return [(a, b, n) for n, a, b in pairs[:k]]
+
+def apply_expert(p, # (N, C) first-stage probabilities
+                 q, # (N,) expert probability of class b (NaN where the expert has no prediction)
+                 a:int, b:int, # the pair
+                 threshold:float, # apply where the top-2 margin is below this (0: nowhere)
+                ) -> tuple:
+    "`(probabilities, applied mask)`: rows whose top-2 classes are {a, b} with margin < threshold get p_a + p_b split by the expert."
+    top2 = np.sort(np.argsort(-p, 1, kind='stable')[:, :2], 1)
+    m = (top2[:, 0] == a) & (top2[:, 1] == b) & (top2_margin(p) < threshold) & ~np.isnan(q)
+    out = p.copy(); s = p[m, a] + p[m, b]
+    out[m, a], out[m, b] = s * (1 - q[m]), s * q[m]
+    return out, m
+
+EXPERT_THRESHOLDS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.01)   # candidate margins (1.01: every row whose top-2 is the pair)
+
+def fit_expert(p, q, labels, a:int, b:int, thresholds=EXPERT_THRESHOLDS) -> float:
+    "The margin threshold with the best accuracy on these rows (then NLL, then the smaller threshold)."
+    def key(t): pe, _ = apply_expert(p, q, a, b, t); return ((pe.argmax(1) == labels).mean(), -_nll(pe, labels), -t)
+    return max(thresholds, key=key)
+
+def nested_expert(p, q, labels, folds, a:int, b:int, thresholds=EXPERT_THRESHOLDS) -> tuple:
+    "`(probabilities, applied mask, threshold per fold)`: each fold gets the threshold `fit_expert` chose on the other folds."
+    out, m, th = p.copy(), np.zeros(len(p), bool), {}
+    for k in np.unique(folds):
+        tr = folds != k; th[k] = fit_expert(p[tr], q[tr], labels[tr], a, b, thresholds)
+        out[~tr], m[~tr] = apply_expert(p[~tr], q[~tr], a, b, th[k])
+    return out, m, pd.Series(th, name='threshold').rename_axis('fold')
+
+# %% ../../nbs/09_ensemble.ipynb #c8a233fc
+def _expert_q(study_dir, pair_task, ids, split):
+    "Mean over the pair task's models of P(label 1 = class b) on `ids` (NaN where the expert has no row)."
+    runs = complete_runs(study_dir); runs = runs[runs.task == pair_task]
+    df = oof_table(runs) if split == 'oof' else test_table(runs)
+    if not len(df): return np.full(len(ids), np.nan)
+    q = pd.Series(softmax(df[_logit_cols(df)].to_numpy())[:, 1], index=df.id.astype(str).to_numpy()).groupby(level=0).mean()
+    return q.reindex(np.asarray(ids).astype(str)).to_numpy(float)
+
+def study_pairs(study_dir, # runs/<study>
+                task:str, # the parent task
+               ) -> list:
+    "`(pair_task, a, b)` of every pair task of `task` with complete runs in the study."
+    from visionlab.data import parse_pair
+    return [(t, *parse_pair(t)[1:]) for t in sorted(complete_runs(study_dir).task.unique()) if t.startswith(task + '.') and parse_pair(t)[0] == task]
+
+def expert_table(summary:dict, # `study_summary` output of the parent task
+                 study_dir, # runs/<study>
+                 first:str=None, # first-stage row (default: best OOF acc_mean)
+                ) -> tuple:
+    "`(table, probs)`: per pair task the threshold, applied rows and accuracy before/after (OOF nested, test); `probs`: OOF/test with every expert applied. None without pair tasks."
+    pairs = study_pairs(study_dir, summary['task'])
+    if not pairs: return None, None
+    t, o, te = summary['table'], summary['oof'], summary.get('test'); first = first or t.acc_mean.idxmax()
+    y, f = o['labels'], o['folds']; known = (np.asarray(te['labels']) >= 0) if te else np.zeros(0, bool)
+    acc = lambda p, y: float((p.argmax(1) == y).mean())
+    po, pt, rows = o['probs'][first].copy(), (te['probs'][first].copy() if te else None), {}
+    for name, a, b in pairs:
+        qo = _expert_q(study_dir, name, o['ids'], 'oof')
+        before = po.copy(); po, m, _ = nested_expert(po, qo, y, f, a, b); th = fit_expert(before, qo, y, a, b)
+        r = dict(first=first, a=a, b=b, threshold=th, oof_rows=int((~np.isnan(qo)).sum()), oof_applied=int(m.sum()), oof_acc=acc(before, y), oof_acc_expert=acc(po, y))
+        if te is not None and known.any():
+            tb = pt.copy(); pt, mt = apply_expert(pt, _expert_q(study_dir, name, te['ids'], 'test'), a, b, th)
+            r |= dict(test_applied=int(mt.sum()), test_acc=acc(tb[known], te['labels'][known]), test_acc_expert=acc(pt[known], te['labels'][known]))
+        rows[name] = r
+    tab = pd.DataFrame.from_dict(rows, orient='index').rename_axis('pair_task')
+    tab['delta_oof'] = 100 * (tab.oof_acc_expert - tab.oof_acc)
+    if 'test_acc' in tab: tab['delta_test'] = 100 * (tab.test_acc_expert - tab.test_acc)
+    return tab, dict(oof=po, test=pt)

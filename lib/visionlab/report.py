@@ -4,14 +4,14 @@
 
 # %% auto #0
 __all__ = ['HEADERS', 'COMBINER_TEX', 'LT_HEADERS', 'ABL_HEADERS', 'CAL_HEADERS', 'ABL_CI_HEADERS', 'RISK_HEADERS', 'FONT',
-           'MARKERS', 'DASHES', 'LC_PANELS', 'ASSET_NOTES', 'SUFFIX_ORDER', 'KINDS', 'fmt_mean_std', 'booktabs_table',
-           'save_table', 'save_figure', 'confusion_figure', 'summary_caption', 'write_summary_assets', 'recall_figure',
-           'write_longtail_assets', 'ablation_figure', 'write_robust_assets', 'reliability_figure', 'calibrated_split',
-           'write_calibration_assets', 'write_ablation_assets', 'risk_table', 'write_risk_assets', 'line_style',
-           'style_axes', 'heatmap', 'colorbar', 'per_class_f1', 'f1_figure', 'task_runs', 'learning_curves',
-           'learning_curve_figure', 'run_scores', 'study_order', 'progression_figure', 'grid_design', 'grid_tables',
-           'grid_figure', 'tsne_embedding', 'run_features', 'tsne_figure', 'write_figure_assets', 'paper_assets',
-           'study_provenance', 'paper_readme', 'write_paper_readme']
+           'MARKERS', 'DASHES', 'LC_PANELS', 'ROUTE_HEADERS', 'ASSET_NOTES', 'SUFFIX_ORDER', 'KINDS', 'fmt_mean_std',
+           'booktabs_table', 'save_table', 'save_figure', 'confusion_figure', 'summary_caption', 'write_summary_assets',
+           'recall_figure', 'write_longtail_assets', 'ablation_figure', 'write_robust_assets', 'reliability_figure',
+           'calibrated_split', 'write_calibration_assets', 'write_ablation_assets', 'risk_table', 'write_risk_assets',
+           'line_style', 'style_axes', 'heatmap', 'colorbar', 'per_class_f1', 'f1_figure', 'task_runs',
+           'learning_curves', 'learning_curve_figure', 'run_scores', 'study_order', 'progression_figure', 'grid_design',
+           'grid_tables', 'grid_figure', 'tsne_embedding', 'run_features', 'tsne_figure', 'write_figure_assets',
+           'write_routing_assets', 'paper_assets', 'study_provenance', 'paper_readme', 'write_paper_readme']
 
 # %% ../../nbs/10_report.ipynb #364bd1d8
 from pathlib import Path
@@ -661,6 +661,42 @@ def write_figure_assets(summary:dict, # `visionlab.ensemble.study_summary` outpu
         res['tsne'] = _save(tsne_figure(pan, summary['classes'], f'{task}: t-SNE of OOF penultimate features'), out, 'tsne')
     return res
 
+# %% ../../nbs/10_report.ipynb #b79ad5a2
+ROUTE_HEADERS = dict(first='first stage', fraction='routed frac.', weight='weight', oof_routed='OOF routed', oof_acc='OOF acc',
+                     oof_acc_routed='OOF acc routed', delta_oof='$\\Delta$ OOF', test_routed='test routed', test_acc='test acc',
+                     test_acc_routed='test acc routed', delta_test='$\\Delta$ test', threshold='margin <', oof_applied='OOF applied',
+                     oof_acc_expert='OOF acc expert', test_applied='test applied', test_acc_expert='test acc expert')
+
+def _as_text(df, cols):
+    "Columns `cols` (counts, choices) as strings, so `booktabs_table` prints them without bold."
+    return df.assign(**{c: [f'{v:g}' if isinstance(v, float) else str(v) for v in df[c]] for c in cols if c in df})
+
+def write_routing_assets(rt:pd.DataFrame, # `visionlab.ensemble.routing_table` output, or None
+                         et:pd.DataFrame, # `visionlab.ensemble.expert_table` output (its table), or None
+                         out_dir, # paper folder: gets tables/routing.{tex,csv} and tables/experts.{tex,csv}
+                         task:str, # task name for captions and labels
+                        ) -> dict:
+    "Write the routing and pair-expert tables (.tex and .csv) that are not None; return their paths."
+    out, paths = Path(out_dir), {}
+    if rt is not None and len(rt):
+        show = _as_text(rt, ['first', 'fraction', 'weight', 'oof_routed', 'test_routed'])
+        show.index = [f'{s} ({g})' for s, g in rt.index]; show.index.name = 'second (gate)'
+        cols = [c for c in ['first', 'fraction', 'weight', 'oof_routed', 'oof_acc', 'oof_acc_routed', 'delta_oof', 'test_routed', 'test_acc', 'test_acc_routed', 'delta_test'] if c in show]
+        cap = (f"{_tex(task)}: two-stage routing. Rows whose first-stage gate score (margin: 1 $-$ top-2 gap; entropy) is among the least sure "
+               f"are re-predicted as $(1-w)\\,p_1 + w\\,p_2$; the routed fraction and $w$ are chosen by accuracy on OOF, by nested CV (OOF columns) "
+               f"and on all OOF rows (test columns, and the fraction and weight shown). $\\Delta$ in accuracy points.")
+        paths['routing'] = save_table(booktabs_table(show, cap, f'tab:{task}_routing', cols, headers=ROUTE_HEADERS), out/'tables'/'routing.tex')
+        rt.to_csv(paths['routing'].with_suffix('.csv')); paths['routing_csv'] = paths['routing'].with_suffix('.csv')
+    if et is not None and len(et):
+        show = _as_text(et.drop(columns=['a', 'b']), ['first', 'threshold', 'oof_rows', 'oof_applied', 'test_applied'])
+        cols = [c for c in ['first', 'threshold', 'oof_applied', 'oof_acc', 'oof_acc_expert', 'delta_oof', 'test_applied', 'test_acc', 'test_acc_expert', 'delta_test'] if c in show]
+        cap = (f"{_tex(task)}: pair experts. A binary model of classes a and b (task {_tex(task)}.<a>v<b>) re-splits $p_a + p_b$ of the rows whose "
+               f"top-2 classes are that pair and whose margin is below the threshold, chosen by accuracy by nested CV on OOF (OOF columns) and on "
+               f"all OOF rows (test columns, threshold shown). $\\Delta$ in accuracy points.")
+        paths['experts'] = save_table(booktabs_table(show, cap, f'tab:{task}_experts', cols, headers=ROUTE_HEADERS), out/'tables'/'experts.tex')
+        et.to_csv(paths['experts'].with_suffix('.csv')); paths['experts_csv'] = paths['experts'].with_suffix('.csv')
+    return paths
+
 # %% ../../nbs/10_report.ipynb #e50d9eb1
 ASSET_NOTES = {  # file stem -> what that table or figure shows (one line of the paper's README.md)
     'summary': 'each model and each registered blend and stacker over the combined models (nested CV on OOF): OOF acc and macro-F1 (mean ± std over folds), test metrics',
@@ -679,6 +715,8 @@ ASSET_NOTES = {  # file stem -> what that table or figure shows (one line of the
     'ablation_ci': 'each variant against base: OOF and test acc, per-fold paired difference and paired bootstrap 95% CI (OOF and test samples)',
     'risk': 'bootstrap 95% CI of every headline metric of each model and ensemble (test, else OOF), and group-holdout accuracy when the task has groups',
     'risk_groups': 'metric per held-out group (worst first), for tasks with a group column',
+    'routing': 'two-stage routing: per second predictor and gate, the routed fraction and weight (nested CV on OOF), rows routed and accuracy before and after, OOF and test',
+    'experts': 'pair experts: per pair task, the margin threshold (nested CV on OOF), rows re-split by the binary expert and accuracy before and after, OOF and test',
 }
 SUFFIX_ORDER = {'.tex': 0, '.csv': 1, '.png': 2, '.pdf': 3}  # how a stem's files are listed
 KINDS = dict(tables='Tables (booktabs LaTeX `.tex`; the same numbers in `.csv`)', figures='Figures (300-DPI `.png` and vector `.pdf`)')
