@@ -1,6 +1,7 @@
 """Pair-expert tasks (issue 8): `<task>.<a>v<b>` trains through the real grid like any task, on the parent's ids and
 folds, so its out-of-fold rows can be combined with the parent's models honestly."""
 import pandas as pd
+from visionlab.ensemble import EXPERT_THRESHOLDS
 from conftest import vlab, write_study
 
 STUDY = """study: pairs
@@ -21,6 +22,14 @@ def test_pair_expert_shares_ids_and_folds(tmp_path):
     assert len(joined) == len(expert) and (joined.fold_x == joined.fold_p).all()    # same ids, same folds
     assert ((joined.label_p == 8) == (joined.label_x == 1)).all()                  # 3 -> 0, 8 -> 1
     assert sorted(c for c in expert if c.startswith('logit_')) == ['logit_0', 'logit_1']
+    # the paper layer applies the expert to the parent's rows whose top-2 classes are {3, 8} (threshold by nested CV)
+    vlab('paper', root, '--out', tmp_path/'paper', cwd=tmp_path, check=True)
+    et = pd.read_csv(tmp_path/'paper'/'digits'/'tables'/'experts.csv', index_col=0)
+    assert list(et.index) == ['digits.3v8'] and (et.a.iloc[0], et.b.iloc[0]) == (3, 8)
+    assert et.threshold.iloc[0] in EXPERT_THRESHOLDS and 0 <= et.oof_applied.iloc[0] <= et.oof_rows.iloc[0] == len(expert)
+    assert abs(et.delta_oof.iloc[0] - 100 * (et.oof_acc_expert.iloc[0] - et.oof_acc.iloc[0])) < 1e-9
+    assert (tmp_path/'paper'/'digits.3v8'/'tables'/'summary.tex').exists()     # the expert's own task is summarised too
+    assert 'experts.tex' in (tmp_path/'paper'/'README.md').read_text()
 
 
 def test_pair_before_parent_is_refused(tmp_path):

@@ -1,5 +1,7 @@
 """`vlab paper` turns a study's run folders into a booktabs table and a 300-DPI confusion matrix."""
+import pandas as pd
 from PIL import Image
+from visionlab.ensemble import ENSEMBLES
 from conftest import vlab
 
 
@@ -8,7 +10,11 @@ def test_paper_assets_from_a_real_grid(digits_study, tmp_path):
     vlab('paper', study_dir, '--out', tmp_path/'paper', check=True)
     tex = (tmp_path/'paper/tables/summary.tex').read_text()
     assert r'\toprule' in tex and r'\bottomrule' in tex and r'\textbf' in tex and r'\pm' in tex
-    for row in ['cnn', 'resnet', 'stack']: assert row in tex.replace(r'\_', '_'), row
+    for row in ['cnn', 'resnet'] + list(ENSEMBLES): assert row in tex.replace(r'\_', '_'), row   # every model and combiner
+    rt = pd.read_csv(tmp_path/'paper/tables/routing.csv', index_col=[0, 1])              # two models: routing has a second stage
+    assert set(rt.index.get_level_values('gate')) == {'margin', 'entropy'} and (rt.oof_routed >= 0).all()
+    assert ((rt.delta_oof - 100 * (rt.oof_acc_routed - rt.oof_acc)).abs() < 1e-9).all()
+    assert 'routing.tex' in (tmp_path/'paper/README.md').read_text()
     png = tmp_path/'paper/figures/confusion_matrix.png'
     assert (tmp_path/'paper/figures/confusion_matrix.pdf').exists()
     dpi = Image.open(png).info['dpi']
