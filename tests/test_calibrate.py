@@ -8,6 +8,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from visionlab.calibrate import (apply_temperature, bootstrap_ci, ece, fit_temperature, paired_bootstrap_ci, prob_logits,
                                  temperature_oof)
+from visionlab.ensemble import ENSEMBLES
 from conftest import vlab, write_study
 
 
