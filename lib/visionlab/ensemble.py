@@ -598,8 +598,7 @@ def nested_route(p1, p2, # (N, C) first- and second-stage OOF probabilities
     cfg = cfg or RouteConfig(); p, m, rows = p1.copy(), np.zeros(len(p1), bool), {}
     for k in np.unique(folds):
         tr = folds != k; c = fit_route(p1[tr], p2[tr], labels[tr], cfg)
-        c_k = dict(c, threshold=c['threshold'])
-        p[~tr], m[~tr] = apply_route(p1[~tr], p2[~tr], c_k, cfg); rows[k] = c
+        p[~tr], m[~tr] = apply_route(p1[~tr], p2[~tr], c, cfg); rows[k] = c
     return p, m, pd.DataFrame.from_dict(rows, orient='index').rename_axis('fold')
 
 # %% ../../nbs/09_ensemble.ipynb #780e0cce
