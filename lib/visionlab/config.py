@@ -11,12 +11,12 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'PROBES', 'FEATURE_POOLS', 'SAFE_NAME', 'COMBINE_KEYS', 'RUN_FILES', 'OPTIONAL_FILES', 'OOF_FILES',
-           'LOCK_FILE', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict', 'check_name', 'folder_name',
-           'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block', 'check_combine', 'check_study',
-           'load_study', 'study_recipes', 'seed_everything', 'params_hash', 'atomic_write', 'write_json', 'write_csv',
-           'repo_root', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift', 'environment_yml',
-           'env_info']
+__all__ = ['METHODS', 'PROBES', 'FEATURE_POOLS', 'SAFE_NAME', 'COMBINE_KEYS', 'VARIANT_SEP', 'RUN_FILES', 'OPTIONAL_FILES',
+           'OOF_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict', 'check_name',
+           'folder_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block', 'check_combine',
+           'expand_task_grid', 'check_study', 'load_study', 'study_recipes', 'seed_everything', 'params_hash',
+           'atomic_write', 'write_json', 'write_csv', 'repo_root', 'finish_run', 'promised_files', 'read_lock',
+           'lock_hash', 'lock_drift', 'environment_yml', 'env_info']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
 class StudyError(ValueError):
@@ -109,6 +109,7 @@ class Study:
     grid: dict = field(default_factory=dict)        # {recipe_field: [values]}: one recipe per combination (cartesian product); not with vary or recipes
     quarantine: bool = False    # exclude bad images (listed in quarantine.csv) instead of stopping
     task_args: dict = field(default_factory=dict)   # {task: {kwarg: value}} passed to the task reader
+    task_grid: dict = field(default_factory=dict)   # {task: {kwarg: [values]}}: the task becomes one task per combination, `<task>__<kwarg>-<value>__...`
     refit: bool = False         # also fit each task x backbone x recipe on the whole train split (run folder `full`)
     min_per_class: int = 0      # an inferred class (CSV without `classes:`) needs max(folds, this) images, else it is a typo
     threads: int = 1            # torch/OpenMP threads of each run: fixed by the study, not by --workers, so numbers do not change with it
@@ -209,10 +210,30 @@ def check_combine(s:Study) -> Study:
     if unknown: raise StudyError(f"'combine.combiners': unknown combiner {unknown[0]!r} (registered: {', '.join(ENSEMBLES)})")
     return s
 
+# %% ../../nbs/00_config.ipynb #e8b0d1b5
+VARIANT_SEP = '__'   # separates a task name from its variant's arguments: `<task>__<arg>-<value>__...`
+
+def expand_task_grid(s:Study) -> Study:
+    "`s` with every task of `s.task_grid` replaced by its variants (one per combination of reader arguments) and their `task_args`."
+    if not isinstance(s.task_grid, dict): raise StudyError(f"'task_grid' must be a mapping of task names to {{argument: [values]}}, got {s.task_grid!r}")
+    bad = [t for t in s.task_grid if t not in s.tasks]
+    if bad: raise StudyError(f"'task_grid.{bad[0]}': not one of the study's tasks ({', '.join(s.tasks)})")
+    tasks, args = [], {k: v for k, v in s.task_args.items() if k not in s.task_grid}
+    for t in s.tasks:
+        axes = s.task_grid.get(t)
+        if axes is None: tasks.append(t); continue
+        if not isinstance(axes, dict) or not axes or any(not isinstance(v, list) or not v for v in axes.values()):
+            raise StudyError(f"'task_grid.{t}' must map reader arguments to non-empty lists, got {axes!r}")
+        for vs in itertools.product(*(axes[k] for k in sorted(axes))):
+            pt = dict(zip(sorted(axes), vs)); name = t + VARIANT_SEP + grid_name(pt)
+            tasks.append(name); args[name] = {**s.task_args.get(t, {}), **pt}
+    return dataclasses.replace(s, tasks=tasks, task_args=args, task_grid={})
+
 # %% ../../nbs/00_config.ipynb #509c4143
 def check_study(s:Study) -> Study:
-    "Validate cross-field rules of a study (names, folds, vary keys); returns it unchanged."
+    "Validate cross-field rules of a study (names, folds, vary keys); returns it with its `task_grid` expanded into tasks."
     if not s.tasks or not s.backbones: raise StudyError("'tasks' and 'backbones' must be non-empty lists")
+    s = expand_task_grid(s)
     check_name(s.study, 'study'); [check_name(t, f'tasks[{i}]') for i, t in enumerate(s.tasks)]
     for key in ('min_per_class', 'threads'):
         if getattr(s, key) < (key == 'threads'): raise StudyError(f"'{key}' must be >= {int(key == 'threads')}, got {getattr(s, key)}")
