@@ -100,3 +100,32 @@ def test_study_errors_name_the_recipe(tmp_path):
     bad = CLIP.replace("backbones: ['clip:vlab-tiny-vit']", 'backbones: [cnn_small]')
     r = vlab('run', write_study(tmp_path, bad), '--runs', tmp_path/'runs', '--dry_run', cwd=tmp_path)
     assert r.returncode == 2 and "recipe 'zeroshot': method 'zeroshot' needs CLIP backbones" in r.stderr + r.stdout
+
+
+FEWSHOT = """study: tfs
+tasks: [textile_fewshot]
+task_args: {textile_fewshot: {kind: binary}}
+task_grid: {textile_fewshot: {shots: [4, 8], draw: [0, 1]}}
+backbones: [cnn_small]
+folds: 2
+recipe: {img_size: 32, robust: [], eval_batch_size: 256, method: linear_probe, probe_c: 0}
+recipes:
+  lin_avg: {}
+  lin_max: {feature_pool: max}
+"""
+
+
+def test_fewshot_study_to_paper(tmp_path):
+    "A real few-shot study on the textile images (binary, 2 shot counts x 2 draws, C by inner CV) through `vlab run` and `vlab paper`."
+    vlab('run', write_study(tmp_path, FEWSHOT), '--workers', 2, '--runs', tmp_path/'runs', cwd=tmp_path, check=True)
+    root = tmp_path/'runs'/'tfs'
+    assert sorted(p.name for p in root.glob('textile_fewshot__*')) == [f'textile_fewshot__draw-{d}__shots-{s}' for d in (0, 1) for s in (4, 8)]
+    m = _metrics(root/'textile_fewshot__draw-0__shots-8'/'cnn_small'/'lin_avg'/'fold0')
+    assert m['probe_c'] > 0 and len(pd.read_parquet(root/'textile_fewshot__draw-0__shots-8'/'cnn_small'/'lin_avg'/'fold0'/'test.parquet')) == 1000
+    vlab('paper', root, '--out', tmp_path/'paper', cwd=tmp_path, check=True)
+    t = pd.read_csv(tmp_path/'paper'/'tables'/'fewshot.csv')
+    assert list(t.shots) == [4, 8] and set(t.draws) == {2} and (t.method == 'linear_probe').all()
+    ch = pd.read_csv(tmp_path/'paper'/'tables'/'fewshot_choices.csv')
+    assert len(ch) == 4 and set(ch.recipe) <= {'lin_avg', 'lin_max'}
+    for f in ['fewshot_shots_acc', 'fewshot_progression_auc']: assert (tmp_path/'paper'/'figures'/f'{f}.png').stat().st_size > 10_000
+    assert 'fewshot_choices' in (tmp_path/'paper'/'README.md').read_text()

@@ -78,7 +78,7 @@ class Recipe:
     pretrained: str = 'none'    # 'none', 'imagenet', 'hub' or a path to a weights file
     method: str = 'finetune'    # 'finetune' (train the whole network), 'lora' (peft adapters + head, the rest frozen), 'zeroshot' (CLIP text head, no training), 'linear_probe' or 'mlp_probe' (on cached frozen features); see `visionlab.foundation`
     feature_pool: str = 'avg'   # probes: a CNN's last feature map to one vector: 'avg' (the backbone's own pooling), 'max', or 'avgmax' (both, concatenated)
-    probe_c: float = 1.0        # linear_probe: inverse L2 strength C of the logistic regression (standardised features)
+    probe_c: float = 1.0        # linear_probe: inverse L2 strength C of the logistic regression (standardised features); 0 = chosen by inner CV on the run's training rows
     probe_hidden: int = 512     # mlp_probe: hidden units (BatchNorm -> Linear -> BatchNorm -> ReLU -> dropout -> Linear)
     probe_dropout: float = 0.0  # mlp_probe: dropout before the output layer
     lora_r: int = 8             # lora: rank of the adapters

@@ -21,7 +21,7 @@ from .losses import LOSSES
 from .predict import TTAS, CORRUPTIONS
 from .train import SAMPLERS, SCHEDULES, FINAL_MODELS
 from .ensemble import complete_runs
-from .report import write_paper_readme
+from .report import write_paper_readme, fewshot_runs
 
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'expand_grid', 'check_task_args',
@@ -95,7 +95,7 @@ RECIPE_RULES = [  # (field, valid when, what it must be): numeric ranges of reci
      'backed by ema_decay > 0 (ema) or swa_start > 0 (swa)'),
     ('lora_r', lambda r: r.lora_r >= 1, '>= 1'), ('lora_alpha', lambda r: r.lora_alpha > 0, '> 0'),
     ('lora_dropout', lambda r: 0 <= r.lora_dropout < 1, 'in [0, 1)'), ('lora_targets', lambda r: _is_regex(r.lora_targets), 'a valid regular expression'),
-    ('probe_c', lambda r: r.probe_c > 0, '> 0'), ('probe_hidden', lambda r: r.probe_hidden >= 1, '>= 1'),
+    ('probe_c', lambda r: r.probe_c >= 0, '>= 0 (0: chosen by inner CV)'), ('probe_hidden', lambda r: r.probe_hidden >= 1, '>= 1'),
     ('probe_dropout', lambda r: 0 <= r.probe_dropout < 1, 'in [0, 1)'), ('logit_scale', lambda r: r.logit_scale >= 0, '>= 0 (0: the model\'s own)'),
     ('pseudo_threshold', lambda r: 0 < r.pseudo_threshold <= 1, 'in (0, 1]'), ('pseudo_rounds', lambda r: r.pseudo_rounds >= 0, '>= 0'),
     ('pseudo_rounds', lambda r: r.pseudo_rounds == 0 or r.method in PROBES, '0 unless method is linear_probe or mlp_probe (self-training runs on cached features)'),
@@ -310,11 +310,23 @@ def environ(**values):
             else: os.environ[k] = v
 
 # %% ../../nbs/11_grid.ipynb #c2d39778
-def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str='', combiners:str='') -> list:
-    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone), then write `<out_dir>/README.md`; returns the executed notebooks."
+def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str='', combiners:str='',
+              also:str='', # comma-separated further study folders whose few-shot runs join this study's few-shot assets
+             ) -> list:
+    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone; a few-shot study: `paper_fewshot.ipynb` once), then write `<out_dir>/README.md`; returns the executed notebooks."
     import papermill as pm
     study_dir, out = Path(study_dir).absolute(), Path(out_dir).absolute()
     if not study_dir.is_dir(): raise FileNotFoundError(f'study folder {study_dir} not found (run `vlab run` first)')
+    others = [Path(d).absolute() for d in also.split(',') if d]
+    missing = [d for d in others if not d.is_dir()]
+    if missing: raise FileNotFoundError(f'--also: study folder {missing[0]} not found')
+    if not task and not fewshot_runs(study_dir).empty:   # few-shot variants: one study-level paper, not one per variant
+        since, nb = time.time(), study_dir/'paper_fewshot.ipynb'
+        with environ(**PAPER_ENV):
+            pm.execute_notebook(str(template('paper_fewshot')), str(nb), cwd=os.getcwd(), progress_bar=False,
+                                parameters=dict(study_dirs=[str(study_dir), *map(str, others)], out_dir=str(out)))
+        write_paper_readme(out, study_dir, {'few-shot': out}, since)
+        return [nb]
     tasks = paper_tasks(study_dir, task); several = len(tasks) > 1; since = time.time()
     dirs, nbs = {t: out/t if several else out for t in tasks}, [study_dir/t/'paper_summary.ipynb' if several else study_dir/'paper_summary.ipynb' for t in tasks]
     with environ(**PAPER_ENV):

@@ -165,7 +165,7 @@ def drop_mismatched_head(model:nn.Module, sd:dict): # timm model, state dict to 
     "`sd` without the classifier tensors that do not fit `model` (e.g. other num_classes), and the dropped keys."
     own, heads = model.state_dict(), tuple(h + '.' for h in _heads(model))
     bad = [k for k, v in sd.items() if k.startswith(heads) and (k not in own or v.shape != own[k].shape)]
-    if bad: warnings.warn(f'dropped classifier tensors {bad} (shapes {[tuple(sd[k].shape) for k in bad]} do not fit '
+    if bad and model.num_classes: warnings.warn(f'dropped classifier tensors {bad} (shapes {[tuple(sd[k].shape) for k in bad]} do not fit '
                           f'num_classes={model.num_classes}); the head is randomly initialised')
     return {k: v for k, v in sd.items() if k not in bad}, bad
 
