@@ -84,7 +84,7 @@ class Recipe:
     lora_r: int = 8             # lora: rank of the adapters
     lora_alpha: float = 16.0    # lora: the update is scaled by lora_alpha / lora_r
     lora_dropout: float = 0.0   # lora: dropout on the adapters' input
-    lora_targets: str = ''      # lora: regex searched in module names to adapt; '' = every Linear, attention and groups-1 Conv2d outside the head
+    lora_targets: str = ''      # lora: regex searched in module names to adapt; '' = every Linear and groups-1 Conv2d outside the head and attention blocks
     prompt_langs: list = field(default_factory=lambda: ['en'])  # zeroshot: prompt template languages (`visionlab/prompts/templates.yaml`: en, ko, ru, es)
     class_descriptions: bool = True  # zeroshot: also average the per-class descriptions of `visionlab/prompts/classes/<task>.yaml`
     logit_scale: float = 0.0    # zeroshot: factor on the cosine similarities; 0 = the model's own learned scale
