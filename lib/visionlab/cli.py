@@ -32,9 +32,10 @@ def vlab_paper(study_dir:str,   # study folder, e.g. runs/quickstart
                task:str='',     # summarise this task only (default: every task of the study)
                select:str='',   # models the ensembles combine: all or best_per_backbone (default: the study's combine.select, else all)
                models:str='',   # or name them, comma-separated backbone/recipe (default: the study's combine.models)
-               combiners:str=''): # comma-separated combiner names (default: the study's combine.combiners, else every registered one)
+               combiners:str='', # comma-separated combiner names (default: the study's combine.combiners, else every registered one)
+               also:str=''): # few-shot studies: comma-separated further study folders whose runs join the few-shot tables and figures
     "Aggregate a study's runs (OOF metrics, blends and stackers, calibration, test) into LaTeX tables, 300-DPI figures and a README."
-    nbs = run_paper(study_dir, out, task, select, models, combiners)
+    nbs = run_paper(study_dir, out, task, select, models, combiners, also)
     print('executed ' + ', '.join(map(str, nbs)) + f'; assets and README.md in {out}/')
 
 # %% ../../nbs/12_cli.ipynb #1a38e510

@@ -11,17 +11,22 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['SAFE_NAME', 'COMBINE_KEYS', 'RUN_FILES', 'OPTIONAL_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study',
-           'check_value', 'from_dict', 'check_name', 'check_axis', 'value_text', 'grid_points', 'grid_name',
-           'check_grid_block', 'check_combine', 'check_study', 'load_study', 'study_recipes', 'seed_everything',
-           'params_hash', 'atomic_write', 'write_json', 'write_csv', 'repo_root', 'finish_run', 'promised_files',
-           'read_lock', 'lock_hash', 'lock_drift', 'environment_yml', 'env_info']
+__all__ = ['METHODS', 'PROBES', 'FEATURE_POOLS', 'SAFE_NAME', 'COMBINE_KEYS', 'VARIANT_SEP', 'RUN_FILES', 'OPTIONAL_FILES',
+           'OOF_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict', 'check_name',
+           'folder_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block', 'check_combine',
+           'expand_task_grid', 'check_study', 'load_study', 'study_recipes', 'seed_everything', 'params_hash',
+           'atomic_write', 'write_json', 'write_csv', 'repo_root', 'finish_run', 'promised_files', 'read_lock',
+           'lock_hash', 'lock_drift', 'environment_yml', 'env_info']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
 class StudyError(ValueError):
     """A study file or parameter is invalid; the message names the key."""
 
 # %% ../../nbs/00_config.ipynb #03d08e8a
+METHODS = ('finetune', 'lora', 'zeroshot', 'linear_probe', 'mlp_probe')  # how a run fits (see `visionlab.foundation`)
+PROBES = ('linear_probe', 'mlp_probe')  # methods that train on cached frozen features
+FEATURE_POOLS = ('avg', 'max', 'avgmax')  # how probes pool a CNN's last feature map
+
 @dataclass
 class Recipe:
     """Hyper-parameters of one fit (the `recipe:` block of a study)."""
@@ -71,6 +76,21 @@ class Recipe:
     patience: int = 0           # early stopping patience in epochs; 0 disables it
     select_metric: str = 'acc'  # metric that picks the checkpoint: acc, macro_f1, balanced_acc or nll
     pretrained: str = 'none'    # 'none', 'imagenet', 'hub' or a path to a weights file
+    method: str = 'finetune'    # 'finetune' (train the whole network), 'lora' (peft adapters + head, the rest frozen), 'zeroshot' (CLIP text head, no training), 'linear_probe' or 'mlp_probe' (on cached frozen features); see `visionlab.foundation`
+    feature_pool: str = 'avg'   # probes: a CNN's last feature map to one vector: 'avg' (the backbone's own pooling), 'max', or 'avgmax' (both, concatenated)
+    probe_c: float = 1.0        # linear_probe: inverse L2 strength C of the logistic regression (standardised features); 0 = chosen by inner CV on the run's training rows
+    probe_hidden: int = 512     # mlp_probe: hidden units (BatchNorm -> Linear -> BatchNorm -> ReLU -> dropout -> Linear)
+    probe_dropout: float = 0.0  # mlp_probe: dropout before the output layer
+    lora_r: int = 8             # lora: rank of the adapters
+    lora_alpha: float = 16.0    # lora: the update is scaled by lora_alpha / lora_r
+    lora_dropout: float = 0.0   # lora: dropout on the adapters' input
+    lora_targets: str = ''      # lora: regex searched in module names to adapt; '' = every Linear and groups-1 Conv2d outside the head and attention blocks
+    prompt_langs: list = field(default_factory=lambda: ['en'])  # zeroshot: prompt template languages (`visionlab/prompts/templates.yaml`: en, ko, ru, es)
+    class_descriptions: bool = True  # zeroshot: also average the per-class descriptions of `visionlab/prompts/classes/<task>.yaml`
+    logit_scale: float = 0.0    # zeroshot: factor on the cosine similarities; 0 = the model's own learned scale
+    pseudo_rounds: int = 0      # probes: self-training rounds, each adding confident pseudo-labels from `pseudo_pool`; 0 = off
+    pseudo_threshold: float = 0.9  # probes: least softmax probability for a pool image to be pseudo-labelled
+    pseudo_pool: str = 'test'   # probes: the unlabeled pool: 'test' (the test split's images; its labels are never read) or a CSV with a `path` column
     num_workers: int = 0        # DataLoader worker processes
     eval_batch_size: int = 512  # batch size for validation / test inference
 
@@ -89,6 +109,7 @@ class Study:
     grid: dict = field(default_factory=dict)        # {recipe_field: [values]}: one recipe per combination (cartesian product); not with vary or recipes
     quarantine: bool = False    # exclude bad images (listed in quarantine.csv) instead of stopping
     task_args: dict = field(default_factory=dict)   # {task: {kwarg: value}} passed to the task reader
+    task_grid: dict = field(default_factory=dict)   # {task: {kwarg: [values]}}: the task becomes one task per combination, `<task>__<kwarg>-<value>__...`
     refit: bool = False         # also fit each task x backbone x recipe on the whole train split (run folder `full`)
     min_per_class: int = 0      # an inferred class (CSV without `classes:`) needs max(folds, this) images, else it is a typo
     threads: int = 1            # torch/OpenMP threads of each run: fixed by the study, not by --workers, so numbers do not change with it
@@ -124,6 +145,11 @@ def check_name(name, key:str) -> str:
     "`name` if it is a plain folder name (letters, digits, `-`, `_`, `.` not leading), else a `StudyError` naming `key`."
     if isinstance(name, str) and SAFE_NAME.fullmatch(name): return name
     raise StudyError(f"'{key}' must be a plain folder name (letters, digits, '-', '_', '.' not leading), got {name!r}")
+
+def folder_name(name:str) -> str:
+    "`name` (e.g. a backbone `clip:ViT-B-32/openai`) as one folder name: characters other than letters, digits, `.`, `_`, `-` become `-`."
+    out = re.sub(r'[^A-Za-z0-9._-]', '-', name)
+    return '-' + out[1:] if out.startswith('.') else out
 
 # %% ../../nbs/00_config.ipynb #55f3ec58
 def check_axis(block:str, # the study key holding the axis: 'vary' or 'grid'
@@ -184,10 +210,30 @@ def check_combine(s:Study) -> Study:
     if unknown: raise StudyError(f"'combine.combiners': unknown combiner {unknown[0]!r} (registered: {', '.join(ENSEMBLES)})")
     return s
 
+# %% ../../nbs/00_config.ipynb #e8b0d1b5
+VARIANT_SEP = '__'   # separates a task name from its variant's arguments: `<task>__<arg>-<value>__...`
+
+def expand_task_grid(s:Study) -> Study:
+    "`s` with every task of `s.task_grid` replaced by its variants (one per combination of reader arguments) and their `task_args`."
+    if not isinstance(s.task_grid, dict): raise StudyError(f"'task_grid' must be a mapping of task names to {{argument: [values]}}, got {s.task_grid!r}")
+    bad = [t for t in s.task_grid if t not in s.tasks]
+    if bad: raise StudyError(f"'task_grid.{bad[0]}': not one of the study's tasks ({', '.join(s.tasks)})")
+    tasks, args = [], {k: v for k, v in s.task_args.items() if k not in s.task_grid}
+    for t in s.tasks:
+        axes = s.task_grid.get(t)
+        if axes is None: tasks.append(t); continue
+        if not isinstance(axes, dict) or not axes or any(not isinstance(v, list) or not v for v in axes.values()):
+            raise StudyError(f"'task_grid.{t}' must map reader arguments to non-empty lists, got {axes!r}")
+        for vs in itertools.product(*(axes[k] for k in sorted(axes))):
+            pt = dict(zip(sorted(axes), vs)); name = t + VARIANT_SEP + grid_name(pt)
+            tasks.append(name); args[name] = {**s.task_args.get(t, {}), **pt}
+    return dataclasses.replace(s, tasks=tasks, task_args=args, task_grid={})
+
 # %% ../../nbs/00_config.ipynb #509c4143
 def check_study(s:Study) -> Study:
-    "Validate cross-field rules of a study (names, folds, vary keys); returns it unchanged."
+    "Validate cross-field rules of a study (names, folds, vary keys); returns it with its `task_grid` expanded into tasks."
     if not s.tasks or not s.backbones: raise StudyError("'tasks' and 'backbones' must be non-empty lists")
+    s = expand_task_grid(s)
     check_name(s.study, 'study'); [check_name(t, f'tasks[{i}]') for i, t in enumerate(s.tasks)]
     for key in ('min_per_class', 'threads'):
         if getattr(s, key) < (key == 'threads'): raise StudyError(f"'{key}' must be >= {int(key == 'threads')}, got {getattr(s, key)}")
@@ -277,13 +323,15 @@ def finish_run(run_dir, has_test:bool=False, # the run predicted a test split (t
     return atomic_write(run_dir/'DONE', lambda p: p.write_text(''))
 
 # %% ../../nbs/00_config.ipynb #7b44ca43
-OPTIONAL_FILES = {'robust_oof.parquet': lambda r: bool(r.robust), 'features.npy': lambda r: r.save_features}  # file -> does the recipe ask for it
+OPTIONAL_FILES = {'robust_oof.parquet': lambda r: bool(r.robust), 'features.npy': lambda r: r.save_features,  # file -> does the recipe ask for it
+                  'adapter/adapter_config.json': lambda r: r.method == 'lora', 'pseudo.csv': lambda r: r.pseudo_rounds > 0}
+OOF_FILES = ('robust_oof.parquet', 'features.npy')  # made from the OOF rows: a refit (no validation fold) has none
 
 def promised_files(recipe:Recipe, # the run's recipe
                    has_valid:bool=True, # the run has a validation fold (a `full` refit has none: no OOF rows to score or embed)
                   ) -> tuple:
     "Optional run-folder files (`OPTIONAL_FILES`) that `recipe` asks for, to pass to `finish_run` as `extra`."
-    return tuple(f for f, asks in OPTIONAL_FILES.items() if has_valid and asks(recipe))
+    return tuple(f for f, asks in OPTIONAL_FILES.items() if asks(recipe) and (has_valid or f not in OOF_FILES))
 
 # %% ../../nbs/00_config.ipynb #856a3b22
 LOCK_FILE = 'requirements.lock'

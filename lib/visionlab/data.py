@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageFile
 from tqdm.auto import tqdm
-from .config import write_csv, atomic_write
+from .config import write_csv, atomic_write, VARIANT_SEP
 
 # %% auto #0
 __all__ = ['TASKS', 'PAIR_SEP', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE', 'CACHE_COLS', 'REPORT_COLS',
            'TaskData', 'DataError', 'load_image', 'register_task', 'get_task', 'parse_pair', 'pair_task_name',
            'task_reader', 'digits', 'read_idx', 'per_class_sample', 'fashion_mnist', 'long_tail_counts', 'digits_lt',
-           'fashion_mnist_lt', 'csv_task', 'textile', 'pair_task', 'decode_file', 'scan_workers', 'scan_images',
-           'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv', 'format_report', 'checked_task',
-           'class_counts']
+           'fashion_mnist_lt', 'csv_task', 'textile', 'textile_fewshot', 'pair_task', 'decode_file', 'scan_workers',
+           'scan_images', 'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv', 'format_report',
+           'checked_task', 'class_counts']
 
 # %% ../../nbs/01_data.ipynb #f5a1ecdc
 @dataclass
@@ -66,11 +66,13 @@ def register_task(name:str):
     return deco
 
 def get_task(name:str, **args) -> TaskData:
-    "Read the registered task `name` (or the pair task `<task>.<a>v<b>` of one); unknown names or arguments raise an error naming them."
-    pair, reader = parse_pair(name), task_reader(name)
+    "Read the registered task `name` (a pair task `<task>.<a>v<b>`, or a variant `<task>__<arg>-<value>...` of one); bad names or arguments raise an error naming them."
+    stem = name.partition(VARIANT_SEP)[0]
+    pair, reader = parse_pair(stem), task_reader(name)
     try: td = reader(**args)
     except TypeError as e: raise ValueError(f"task '{name}': bad argument ({e})") from None
-    return pair_task(td, *pair[1:]) if pair else td
+    td = pair_task(td, *pair[1:]) if pair else td
+    return replace(td, name=name) if VARIANT_SEP in name else td
 
 # %% ../../nbs/01_data.ipynb #5831bd08
 PAIR_SEP = '.'
@@ -94,7 +96,8 @@ def pair_task_name(task:str, # parent task name
 def task_reader(name:str, # task name, plain or pair
                ):
     "The registered reader of `name` (of its parent for a pair task); a ValueError lists the registered tasks."
-    base = parse_pair(name)[0] if PAIR_SEP in name else name
+    base = name.partition(VARIANT_SEP)[0]               # a study's task variant is read by its base task's reader
+    base = parse_pair(base)[0] if PAIR_SEP in base else base
     if base not in TASKS: raise ValueError(f"unknown task '{base}' (registered: {', '.join(TASKS)})")
     return TASKS[base]
 
@@ -205,6 +208,29 @@ def textile(channels:int=3) -> TaskData:
     rows = [(f'{c}/{p.name}', i) for i, c in enumerate(TEXTILE_CLASSES) for p in sorted((root/c).glob('*.jpg'))]
     df = pd.DataFrame(rows, columns=['path', 'label']); df.insert(0, 'id', df.path)
     return TaskData('textile', TEXTILE_CLASSES, df, root=root, channels=channels, source=str(root))
+
+# %% ../../nbs/01_data.ipynb #81fdc4ad
+@register_task('textile_fewshot')
+def textile_fewshot(kind:str='3class', # 'binary' (nominal vs defect) or '3class' (nominal, local, global)
+                    shots:int=10, # labelled training images per class
+                    draw:int=0, # seed of the draw of the shots
+                    holdout:float=0.5, # share of every class held out as the fixed test split
+                    channels:int=3) -> TaskData:
+    "Few-shot textile task: `shots` images per class drawn (seed `draw`) for training; a fixed held-out share of every class as test."
+    if kind not in ('binary', '3class'): raise ValueError(f"kind must be 'binary' or '3class', got {kind!r}")
+    full = textile(channels); t = full.train
+    rng = np.random.default_rng(20251)            # fixed: the held-out set never depends on shots or draw
+    test = np.zeros(len(t), bool)
+    for c in range(3):
+        idx = np.flatnonzero(t.label == c); test[rng.choice(idx, int(round(holdout * len(idx))), replace=False)] = True
+    classes, lab = (['nominal', 'defect'], (t.label > 0).astype(int)) if kind == 'binary' else (TEXTILE_CLASSES, t.label)
+    t = t.assign(label=lab.to_numpy()); pool = t[~test]
+    least = int(pool.label.value_counts().min())
+    if not 1 <= shots <= least: raise ValueError(f"shots must be in 1..{least} (images per class outside the held-out set), got {shots}")
+    pick = np.concatenate([np.random.default_rng(draw).choice(np.flatnonzero(pool.label.to_numpy() == c), shots, replace=False)
+                           for c in range(len(classes))])
+    return TaskData('textile_fewshot', classes, pool.iloc[np.sort(pick)].reset_index(drop=True), t[test].reset_index(drop=True),
+                    root=full.root, channels=channels, source=full.source)
 
 # %% ../../nbs/01_data.ipynb #c606259d
 def pair_task(td:TaskData, # the parent task

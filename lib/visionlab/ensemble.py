@@ -394,7 +394,7 @@ def longtail_summary(study_dir, # runs/<study>
         known = t[m][1] >= 0 if t else np.zeros(0, bool)
         if known.any(): rows[m] |= {f'test_{c}': v for c, v in longtail_scores(t[m][1][known], t[m][2][known], rare).items()}
         recall[m] = per_class_recall(t[m][1][known], t[m][2][known]) if known.any() else per_class_recall(o['labels'], o['probs'][m])
-    name = (lambda m: m.split('/', 1)[-1]) if runs.backbone.nunique() == 1 and runs.recipe.nunique() > 1 else (lambda m: m)
+    name = (lambda m: m.rsplit('/', 1)[-1]) if runs.backbone.nunique() == 1 and runs.recipe.nunique() > 1 else (lambda m: m)
     p0 = json.loads((Path(runs.path.iloc[0])/'params.json').read_text())
     return dict(task=task, classes=p0.get('classes'), counts=np.bincount(o['labels'], minlength=len(p0.get('classes') or [])),
                 rare=rare, recall_split='test' if t and any((t[m][1] >= 0).any() for m in models) else 'OOF',

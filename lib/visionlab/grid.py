@@ -4,14 +4,15 @@
 
 # %% ../../nbs/11_grid.ipynb #c4a20f22
 from __future__ import annotations
-import ctypes, dataclasses, fcntl, inspect, json, os, shutil, signal, subprocess, sys, time, uuid
+import ctypes, dataclasses, fcntl, inspect, json, os, re, shutil, signal, subprocess, sys, time, uuid
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd, yaml
 from tqdm.auto import tqdm
-from .config import Study, Recipe, load_study, study_recipes, repo_root, write_json, StudyError, check_value
+from .config import Study, Recipe, load_study, study_recipes, repo_root, write_json, StudyError, check_value, folder_name, METHODS, PROBES, FEATURE_POOLS
+from importlib import resources
 from .data import TASKS, get_task, class_counts, DataError, parse_pair, task_reader
 from .folds import prepare_task
 from .augment import AUGMENTS
@@ -20,12 +21,13 @@ from .losses import LOSSES
 from .predict import TTAS, CORRUPTIONS
 from .train import SAMPLERS, SCHEDULES, FINAL_MODELS
 from .ensemble import complete_runs
-from .report import write_paper_readme
+from .report import write_paper_readme, fewshot_runs
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'expand_grid', 'check_task_args', 'check_grid',
-           'is_complete', 'template', 'execute_run', 'clean_partials', 'study_lock', 'read_tasks', 'prepare_study',
-           'summary_table', 'recipes_line', 'run_grid', 'paper_tasks', 'environ', 'run_paper']
+__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'expand_grid', 'check_task_args',
+           'prompt_languages', 'check_grid', 'is_complete', 'template', 'execute_run', 'clean_partials', 'study_lock',
+           'read_tasks', 'prepare_study', 'summary_table', 'recipes_line', 'run_grid', 'paper_tasks', 'environ',
+           'run_paper']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -50,7 +52,7 @@ def expand_grid(s:Study, runs_root='runs') -> list:
     "Every run of study `s`: task × backbone × recipe × fold (plus a `full` refit when `s.refit`)."
     sd = Path(runs_root).absolute()/s.study
     folds = list(range(s.folds)) + [-1] * s.refit
-    return [RunSpec(sd/t/b/rn/(f'fold{k}' if k >= 0 else 'full'),
+    return [RunSpec(sd/t/folder_name(b)/rn/(f'fold{k}' if k >= 0 else 'full'),
                     dict(study=s.study, study_dir=str(sd), task=t, task_args=task_args_of(s, t), backbone=b, recipe=rn,
                          hparams=dataclasses.asdict(r), fold=k, n_folds=s.folds, seed=s.seed, quarantine=s.quarantine,
                          min_per_class=s.min_per_class, threads=s.threads, progress=False))
@@ -90,7 +92,26 @@ RECIPE_RULES = [  # (field, valid when, what it must be): numeric ranges of reci
     ('restart_mult', lambda r: r.restart_mult >= 1, '>= 1'), ('group_p', lambda r: 0 <= r.group_p <= 1, 'in [0, 1]'),
     ('group_classes', lambda r: r.group_p == 0 or len(r.group_classes) > 0, 'a non-empty list of class names when group_p > 0'),
     ('final_model', lambda r: r.final_model not in ('ema', 'swa') or (r.ema_decay if r.final_model == 'ema' else r.swa_start) > 0,
-     'backed by ema_decay > 0 (ema) or swa_start > 0 (swa)')]
+     'backed by ema_decay > 0 (ema) or swa_start > 0 (swa)'),
+    ('lora_r', lambda r: r.lora_r >= 1, '>= 1'), ('lora_alpha', lambda r: r.lora_alpha > 0, '> 0'),
+    ('lora_dropout', lambda r: 0 <= r.lora_dropout < 1, 'in [0, 1)'), ('lora_targets', lambda r: _is_regex(r.lora_targets), 'a valid regular expression'),
+    ('probe_c', lambda r: r.probe_c >= 0, '>= 0 (0: chosen by inner CV)'), ('probe_hidden', lambda r: r.probe_hidden >= 1, '>= 1'),
+    ('probe_dropout', lambda r: 0 <= r.probe_dropout < 1, 'in [0, 1)'), ('logit_scale', lambda r: r.logit_scale >= 0, '>= 0 (0: the model\'s own)'),
+    ('pseudo_threshold', lambda r: 0 < r.pseudo_threshold <= 1, 'in (0, 1]'), ('pseudo_rounds', lambda r: r.pseudo_rounds >= 0, '>= 0'),
+    ('pseudo_rounds', lambda r: r.pseudo_rounds == 0 or r.method in PROBES, '0 unless method is linear_probe or mlp_probe (self-training runs on cached features)'),
+    ('pseudo_pool', lambda r: r.pseudo_rounds == 0 or r.pseudo_pool == 'test' or Path(r.pseudo_pool).is_file(), "'test' or an existing CSV file of image paths"),
+    ('tta', lambda r: r.method not in PROBES or r.tta == 'none', "'none' for probes (they predict from cached features of the plain image)"),
+    ('cutmix_alpha', lambda r: r.method not in PROBES or r.cutmix_alpha == 0, '0 for probes (a feature vector has no box to cut; mixup works)'),
+    ('prompt_langs', lambda r: r.method != 'zeroshot' or (bool(r.prompt_langs) and set(r.prompt_langs) <= set(prompt_languages())),
+     'a non-empty list of languages of visionlab/prompts/templates.yaml')]
+
+def _is_regex(s:str) -> bool:
+    try: re.compile(s); return True
+    except re.error: return False
+
+def prompt_languages() -> list:
+    "Languages that have zero-shot prompt templates (`visionlab/prompts/templates.yaml`)."
+    return list(yaml.safe_load((resources.files('visionlab')/'prompts'/'templates.yaml').read_text(encoding='utf-8')))
 
 def check_grid(s:Study) -> Study:
     "Raise `StudyError` naming the key of any unknown task, backbone, loss, augment, tta, schedule, sampler or metric, or a field out of range."
@@ -105,12 +126,15 @@ def check_grid(s:Study) -> Study:
     for rn, r in study_recipes(s).items():
         for key, ok in [('loss', LOSSES), ('augment', AUGMENTS), ('group_augment', AUGMENTS), ('tta', TTAS), ('schedule', SCHEDULES),
                         ('select_metric', METRIC_NAMES), ('sampler', SAMPLERS), ('drw_mode', ['weights', 'sampler']),
-                        ('final_model', FINAL_MODELS), ('aug_path', ['auto', 'batch', 'sample'])]:
+                        ('final_model', FINAL_MODELS), ('aug_path', ['auto', 'batch', 'sample']), ('method', METHODS), ('feature_pool', FEATURE_POOLS)]:
             if getattr(r, key) not in ok: raise StudyError(f"recipe '{rn}': '{key}' is '{getattr(r, key)}', not one of {', '.join(ok)}")
         for c in r.robust:
             if c not in CORRUPTIONS: raise StudyError(f"recipe '{rn}': 'robust' lists '{c}', not one of {', '.join(CORRUPTIONS)}")
         for key, ok, what in RECIPE_RULES:
             if not ok(r): raise StudyError(f"recipe '{rn}': '{key}' must be {what}, got {getattr(r, key)!r}")
+        clipless = [b for b in s.backbones if not b.startswith('clip:')]
+        if r.method == 'zeroshot' and clipless:
+            raise StudyError(f"recipe '{rn}': method 'zeroshot' needs CLIP backbones ('clip:<architecture>/<weights>'), not {clipless[0]!r}")
     return s
 
 # %% ../../nbs/11_grid.ipynb #4e41f384
@@ -286,11 +310,23 @@ def environ(**values):
             else: os.environ[k] = v
 
 # %% ../../nbs/11_grid.ipynb #c2d39778
-def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str='', combiners:str='') -> list:
-    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone), then write `<out_dir>/README.md`; returns the executed notebooks."
+def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str='', combiners:str='',
+              also:str='', # comma-separated further study folders whose few-shot runs join this study's few-shot assets
+             ) -> list:
+    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone; a few-shot study: `paper_fewshot.ipynb` once), then write `<out_dir>/README.md`; returns the executed notebooks."
     import papermill as pm
     study_dir, out = Path(study_dir).absolute(), Path(out_dir).absolute()
     if not study_dir.is_dir(): raise FileNotFoundError(f'study folder {study_dir} not found (run `vlab run` first)')
+    others = [Path(d).absolute() for d in also.split(',') if d]
+    missing = [d for d in others if not d.is_dir()]
+    if missing: raise FileNotFoundError(f'--also: study folder {missing[0]} not found')
+    if not task and not fewshot_runs(study_dir).empty:   # few-shot variants: one study-level paper, not one per variant
+        since, nb = time.time(), study_dir/'paper_fewshot.ipynb'
+        with environ(**PAPER_ENV):
+            pm.execute_notebook(str(template('paper_fewshot')), str(nb), cwd=os.getcwd(), progress_bar=False,
+                                parameters=dict(study_dirs=[str(study_dir), *map(str, others)], out_dir=str(out)))
+        write_paper_readme(out, study_dir, {'few-shot': out}, since)
+        return [nb]
     tasks = paper_tasks(study_dir, task); several = len(tasks) > 1; since = time.time()
     dirs, nbs = {t: out/t if several else out for t in tasks}, [study_dir/t/'paper_summary.ipynb' if several else study_dir/'paper_summary.ipynb' for t in tasks]
     with environ(**PAPER_ENV):

@@ -4,14 +4,16 @@
 
 # %% auto #0
 __all__ = ['HEADERS', 'COMBINER_TEX', 'LT_HEADERS', 'ABL_HEADERS', 'CAL_HEADERS', 'ABL_CI_HEADERS', 'RISK_HEADERS', 'FONT',
-           'MARKERS', 'DASHES', 'LC_PANELS', 'ROUTE_HEADERS', 'ASSET_NOTES', 'SUFFIX_ORDER', 'KINDS', 'fmt_mean_std',
-           'booktabs_table', 'save_table', 'save_figure', 'confusion_figure', 'summary_caption', 'write_summary_assets',
-           'recall_figure', 'write_longtail_assets', 'ablation_figure', 'write_robust_assets', 'reliability_figure',
-           'calibrated_split', 'write_calibration_assets', 'write_ablation_assets', 'risk_table', 'write_risk_assets',
-           'line_style', 'style_axes', 'heatmap', 'colorbar', 'per_class_f1', 'f1_figure', 'task_runs',
-           'learning_curves', 'learning_curve_figure', 'run_scores', 'study_order', 'progression_figure', 'grid_design',
-           'grid_tables', 'grid_figure', 'tsne_embedding', 'run_features', 'tsne_figure', 'write_figure_assets',
-           'write_routing_assets', 'paper_assets', 'study_provenance', 'paper_readme', 'write_paper_readme']
+           'MARKERS', 'DASHES', 'LC_PANELS', 'ROUTE_HEADERS', 'ASSET_NOTES', 'SUFFIX_ORDER', 'KINDS', 'METHOD_ORDER',
+           'fmt_mean_std', 'booktabs_table', 'save_table', 'save_figure', 'confusion_figure', 'summary_caption',
+           'write_summary_assets', 'recall_figure', 'write_longtail_assets', 'ablation_figure', 'write_robust_assets',
+           'reliability_figure', 'calibrated_split', 'write_calibration_assets', 'write_ablation_assets', 'risk_table',
+           'write_risk_assets', 'line_style', 'style_axes', 'heatmap', 'colorbar', 'per_class_f1', 'f1_figure',
+           'task_runs', 'learning_curves', 'learning_curve_figure', 'run_scores', 'study_order', 'progression_figure',
+           'grid_design', 'grid_tables', 'grid_figure', 'tsne_embedding', 'run_features', 'tsne_figure',
+           'write_figure_assets', 'write_routing_assets', 'paper_assets', 'study_provenance', 'paper_readme',
+           'write_paper_readme', 'fewshot_runs', 'fewshot_scores', 'fewshot_choice', 'fewshot_table', 'fewshot_figure',
+           'fewshot_progression_figure', 'fewshot_tex', 'write_fewshot_assets']
 
 # %% ../../nbs/10_report.ipynb #364bd1d8
 from pathlib import Path
@@ -773,3 +775,124 @@ def write_paper_readme(out_dir, # the paper folder `vlab paper` wrote: README.md
     prefix = lambda d: '' if Path(d).absolute() == out else Path(os.path.relpath(Path(d).absolute(), out)).as_posix() + '/'
     sections = {t: (prefix(d), paper_assets(d, since)) for t, d in task_dirs.items()}
     return atomic_write(out/'README.md', lambda p: p.write_text(paper_readme(study_provenance(study_dir), sections)))
+
+# %% ../../nbs/10_report.ipynb #15d2485d
+from .ensemble import softmax
+
+METHOD_ORDER = ['zeroshot', 'linear_probe', 'mlp_probe', 'lora', 'finetune']   # the progression's x axis
+
+def fewshot_runs(*study_dirs) -> pd.DataFrame:
+    "Complete runs of few-shot task variants (reader arguments with `shots`) in `study_dirs`, with kind, shots, draw and method."
+    rows = []
+    for sd in study_dirs:
+        for r in complete_runs(sd).itertuples():
+            p = json.loads((Path(r.path)/'params.json').read_text()); ta = p.get('task_args', {})
+            if 'shots' not in ta: continue
+            rows.append(dict(study=Path(sd).name, task=r.task, kind=str(ta.get('kind', '')), shots=int(ta['shots']), draw=int(ta.get('draw', 0)),
+                             backbone=r.backbone, recipe=r.recipe, method=p['hparams'].get('method', 'finetune'), fold=r.fold, path=r.path))
+    return pd.DataFrame(rows, columns=['study', 'task', 'kind', 'shots', 'draw', 'backbone', 'recipe', 'method', 'fold', 'path'])
+
+def _probs(df) -> np.ndarray: return softmax(df.filter(like='logit_').to_numpy())
+
+def _auc(y, p) -> float:
+    from sklearn.metrics import roc_auc_score
+    if len(np.unique(y)) < 2: return float('nan')
+    return float(roc_auc_score(y, p[:, 1]) if p.shape[1] == 2 else roc_auc_score(y, p, multi_class='ovr', average='macro'))
+
+def _one_model(g:pd.DataFrame) -> dict:
+    "OOF accuracy over the fold runs (NaN without folds) and test accuracy / ROC-AUC of the refit, else of the fold models' mean probabilities."
+    folds = g[g.fold >= 0]
+    oof = pd.concat([pd.read_parquet(Path(p)/'oof.parquet') for p in folds.path]) if len(folds) else None
+    src = g[g.fold < 0] if (g.fold < 0).any() else folds
+    tests = [pd.read_parquet(Path(p)/'test.parquet') for p in src.path]
+    y, p = tests[0].label.to_numpy(), np.mean([_probs(t) for t in tests], 0)
+    return dict(oof_acc=np.nan if oof is None else float((_probs(oof).argmax(1) == oof.label.to_numpy()).mean()),
+                test_acc=float((p.argmax(1) == y).mean()), test_auc=_auc(y, p), n_models=len(src))
+
+def fewshot_scores(runs:pd.DataFrame) -> pd.DataFrame:
+    "One row per (study, task, backbone, recipe) of `fewshot_runs`: kind, shots, draw, method, OOF acc, test acc and ROC-AUC."
+    keys = ['study', 'task', 'kind', 'shots', 'draw', 'backbone', 'recipe', 'method']
+    return pd.DataFrame([dict(zip(keys, k), **_one_model(g)) for k, g in runs.groupby(keys, sort=True)])
+
+def fewshot_choice(scores:pd.DataFrame) -> pd.DataFrame:
+    "Per (kind, shots, draw, method): the recipe with the best OOF accuracy inside the shots (the only one without folds), with its test scores."
+    s = scores.sort_values(['oof_acc', 'recipe'], ascending=[False, True], na_position='last')
+    return s.groupby(['kind', 'shots', 'draw', 'method'], sort=True).head(1).sort_values(['kind', 'method', 'shots', 'draw'], ignore_index=True)
+
+def fewshot_table(chosen:pd.DataFrame) -> pd.DataFrame:
+    "Test accuracy and ROC-AUC per (kind, method, shots): mean and std over the draws, and how many draws."
+    g = chosen.groupby(['kind', 'method', 'shots'])
+    t = g.agg(acc_mean=('test_acc', 'mean'), acc_std=('test_acc', 'std'), auc_mean=('test_auc', 'mean'), auc_std=('test_auc', 'std'),
+              draws=('draw', 'nunique'), oof_acc=('oof_acc', 'mean')).reset_index()
+    t['order'] = t.method.map({m: i for i, m in enumerate(METHOD_ORDER)}).fillna(len(METHOD_ORDER))
+    return t.sort_values(['kind', 'order', 'shots'], ignore_index=True).drop(columns='order')
+
+# %% ../../nbs/10_report.ipynb #c159213f
+def fewshot_figure(table:pd.DataFrame, # `fewshot_table` output
+                   metric:str='acc', # 'acc' or 'auc'
+                  ) -> Figure:
+    "Test `metric` against labelled shots per class (log axis), one line per method (mean ± std over draws), one panel per task kind."
+    kinds = list(dict.fromkeys(table.kind)); fig = Figure(figsize=(3.3 * len(kinds), 2.6), constrained_layout=True)
+    for ax, kind in zip(np.atleast_1d(fig.subplots(1, len(kinds))), kinds):
+        t = table[table.kind == kind]
+        for i, (m, g) in enumerate(sorted(t.groupby('method'), key=lambda x: METHOD_ORDER.index(x[0]) if x[0] in METHOD_ORDER else 99)):
+            ax.errorbar(g.shots, g[f'{metric}_mean'], yerr=g[f'{metric}_std'].fillna(0), capsize=2, ms=4, lw=1, label=m, **line_style(i))
+        ax.set_xscale('log'); ax.minorticks_off(); ax.set_xticks(sorted(t.shots.unique())); ax.set_xticklabels(sorted(t.shots.unique()))
+        style_axes(ax, 'labelled images per class', f'test {"accuracy" if metric == "acc" else "ROC-AUC"}', kind or 'task')
+        ax.legend(fontsize=FONT['legend'], frameon=False)
+    return fig
+
+def fewshot_progression_figure(table:pd.DataFrame, metric:str='acc') -> Figure:
+    "Test `metric` per method in `METHOD_ORDER` (zero-shot → probes → LoRA → full fine-tune), one line per shot count, one panel per kind."
+    kinds = list(dict.fromkeys(table.kind)); fig = Figure(figsize=(3.3 * len(kinds), 2.6), constrained_layout=True)
+    for ax, kind in zip(np.atleast_1d(fig.subplots(1, len(kinds))), kinds):
+        t = table[table.kind == kind]; ms = [m for m in METHOD_ORDER if m in set(t.method)] + sorted(set(t.method) - set(METHOD_ORDER))
+        for i, (s, g) in enumerate(t.groupby('shots')):
+            g = g.set_index('method').reindex(ms)
+            ax.errorbar(np.arange(len(ms)), g[f'{metric}_mean'], yerr=g[f'{metric}_std'].fillna(0), capsize=2, ms=4, lw=1, label=f'{s} shots', **line_style(i))
+        ax.set_xticks(np.arange(len(ms))); ax.set_xticklabels([m.replace('_', ' ') for m in ms], rotation=20, ha='right')
+        style_axes(ax, '', f'test {"accuracy" if metric == "acc" else "ROC-AUC"}', kind or 'task')
+        ax.legend(fontsize=FONT['legend'], frameon=False)
+    return fig
+
+# %% ../../nbs/10_report.ipynb #5e5c2f19
+def fewshot_tex(table:pd.DataFrame) -> str:
+    "Booktabs table: one row per (kind, method), one column per shot count, cells `acc ± std / AUC ± std` (mean over draws; best per column and kind in bold)."
+    shots = sorted(table.shots.unique()); lines = []
+    for kind, tk in table.groupby('kind', sort=False):
+        best = {s: tk[tk.shots == s].acc_mean.max() for s in shots}
+        for m, g in tk.groupby('method', sort=False):
+            g = g.set_index('shots')
+            cells = [f"{fmt_mean_std(g.acc_mean[s], g.acc_std[s], 3, g.acc_mean[s] == best[s])} / {fmt_mean_std(g.auc_mean[s], g.auc_std[s], 3)}"
+                     if s in g.index else '--' for s in shots]
+            lines.append(f"{kind} & {m.replace('_', ' ')} & " + ' & '.join(cells) + r' \\')
+    n = int(table.draws.max()) if len(table) else 0
+    head = ' & '.join(f'{s} shots' for s in shots)
+    return '\n'.join([r'\begin{table}[t]', r'\centering', r'\small',
+                      rf'\caption{{Few-shot test accuracy / ROC-AUC (mean $\pm$ std over up to {n} seeded draws of the shots; per method the recipe chosen by cross-validation inside the shots).}}',
+                      r'\label{tab:fewshot}', r'\begin{tabular}{ll' + 'c' * len(shots) + '}', r'\toprule', f'task & method & {head} \\\\', r'\midrule',
+                      *lines, r'\bottomrule', r'\end{tabular}', r'\end{table}', ''])
+
+def write_fewshot_assets(study_dirs:list, # runs/<study> folders whose few-shot runs are reported together
+                         out_dir, # paper folder: gets tables/ and figures/
+                        ) -> dict:
+    "Write `tables/fewshot.{tex,csv}`, `tables/fewshot_choices.csv` and the shots and progression figures (accuracy and AUC); return the paths."
+    out = Path(out_dir); runs = fewshot_runs(*study_dirs)
+    if runs.empty: return {}
+    chosen = fewshot_choice(fewshot_scores(runs)); table = fewshot_table(chosen)
+    (out/'tables').mkdir(parents=True, exist_ok=True)
+    write = lambda df, name: atomic_write(out/'tables'/name, lambda p: df.to_csv(p, index=False, float_format='%.6f'))
+    res = dict(fewshot_csv=write(table, 'fewshot.csv'), fewshot_choices=write(chosen.drop(columns=['task']), 'fewshot_choices.csv'),
+               fewshot_tex=save_table(fewshot_tex(table), out/'tables'/'fewshot.tex'))
+    for metric in ('acc', 'auc'):
+        res[f'shots_{metric}'] = _save(fewshot_figure(table, metric), out, f'fewshot_shots_{metric}')
+        res[f'progression_{metric}'] = _save(fewshot_progression_figure(table, metric), out, f'fewshot_progression_{metric}')
+    return res
+
+ASSET_NOTES.update({
+    'fewshot': 'few-shot test accuracy / ROC-AUC per task kind, method and shots per class (mean ± std over the draws; per method the recipe with the best OOF accuracy inside the shots)',
+    'fewshot_choices': 'per kind, shots, draw and method: the recipe kept (best OOF accuracy inside the shots), its OOF accuracy and its test accuracy and ROC-AUC',
+    'fewshot_shots_acc': 'test accuracy against labelled images per class, one line per method (mean ± std over draws)',
+    'fewshot_shots_auc': 'test ROC-AUC against labelled images per class, one line per method (mean ± std over draws)',
+    'fewshot_progression_acc': 'test accuracy per method, zero-shot → linear probe → MLP probe → LoRA → full fine-tune, one line per shot count',
+    'fewshot_progression_auc': 'test ROC-AUC per method in the same progression, one line per shot count'})
