@@ -70,6 +70,7 @@ class Recipe:
     restart_epochs: float = 0.0 # 'cosine_restarts': length of the first cosine cycle in epochs (SGDR, Loshchilov & Hutter 2017)
     restart_mult: int = 1       # 'cosine_restarts': each cycle is this many times longer than the previous one
     channels_last: bool = False # channels-last memory format for the model and its training batches
+    freeze_bn: bool = False     # BatchNorm layers stay in eval mode while training: the pretrained running statistics are used and never updated (few-shot fine-tuning, LoRA)
     robust: list = field(default_factory=lambda: ['gaussian_noise', 'jpeg', 'blur', 'downscale'])  # corruptions the validation fold is also scored under (robust_oof.parquet, metrics 'robust'); [] = off
     save_features: bool = False # also write features.npy: the penultimate features (float32) of the OOF rows, in oof.parquet's order (t-SNE, probes)
     grad_clip: float = 1.0      # max gradient norm; 0 disables clipping

@@ -23,8 +23,8 @@ from .losses import get_loss, classification_metrics, is_better, class_balanced_
 __all__ = ['SAMPLERS', 'SCHEDULES', 'FINAL_MODELS', 'ImageDataset', 'norm_stats', 'class_sampler', 'ArrayDataset', 'BatchLoader',
            'group_labels', 'batch_path', 'make_loader', 'with_sampler', 'train_counts', 'make_optimizer',
            'cycle_position', 'make_scheduler', 'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn', 'optimizer_step',
-           'weight_averages', 'mixed_loss', 'train_epoch', 'FitResult', 'best_epochs', 'pick_final', 'final_weights',
-           'fit', 'CheckpointError', 'save_checkpoint', 'load_checkpoint']
+           'weight_averages', 'batchnorm_eval', 'mixed_loss', 'train_epoch', 'FitResult', 'best_epochs', 'pick_final',
+           'final_weights', 'fit', 'CheckpointError', 'save_checkpoint', 'load_checkpoint']
 
 # %% ../../nbs/06_train.ipynb #356a5ddc
 class ImageDataset(Dataset):
@@ -199,6 +199,13 @@ def weight_averages(model:nn.Module, recipe:Recipe) -> tuple:
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema_decay), use_buffers=True) if recipe.ema_decay > 0 else None
     return ema, (AveragedModel(model) if recipe.swa_start > 0 else None)
 
+# %% ../../nbs/06_train.ipynb #16f40568
+def batchnorm_eval(model:nn.Module) -> nn.Module:
+    "Put every BatchNorm layer of `model` in eval mode (running statistics used, not updated); returns `model`."
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+    return model
+
 # %% ../../nbs/06_train.ipynb #e0e6708a
 def mixed_loss(model:nn.Module, loss_fn, x, y_a, y_b, lam:float):
     "lam * loss(model(x), y_a) + (1 - lam) * loss(model(x), y_b), under bfloat16 autocast on GPU (just the first term when lam is 1)."
@@ -212,6 +219,7 @@ def train_epoch(model, dl, opt, sched, loss_fn, recipe:Recipe, device, bar=None,
                 mix:bool=False, ema=None, gen=None) -> float:
     "One pass over `dl`: mixup/cutmix when `mix`, accumulation, SAM, clipping, EMA updates, LR = schedule x `lr_scale` (or `lr_fixed`); the mean loss."
     model.train(); opt.zero_grad(set_to_none=True); total, n, k = 0.0, 0, recipe.accum_steps
+    if recipe.freeze_bn: batchnorm_eval(model)
     for i, (x, y) in enumerate(dl):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if recipe.channels_last: x = x.contiguous(memory_format=torch.channels_last)
