@@ -115,6 +115,7 @@ recipes:
 """
 
 
+@pytest.mark.slow   # ~100-200 s on 2 cores (4 variants x 2 recipes x 2 folds, 1,000 held-out textile images each): `make test-slow`
 def test_fewshot_study_to_paper(tmp_path):
     "A real few-shot study on the textile images (binary, 2 shot counts x 2 draws, C by inner CV) through `vlab run` and `vlab paper`."
     vlab('run', write_study(tmp_path, FEWSHOT), '--workers', 2, '--runs', tmp_path/'runs', cwd=tmp_path, check=True)
