@@ -785,7 +785,9 @@ def fewshot_runs(*study_dirs) -> pd.DataFrame:
     "Complete runs of few-shot task variants (reader arguments with `shots`) in `study_dirs`, with kind, shots, draw and method."
     rows = []
     for sd in study_dirs:
-        for r in complete_runs(sd).itertuples():
+        refits = [dict(task=p['task'], backbone=p['backbone'], recipe=p['recipe'], fold=-1, path=d.parent) for d in sorted(Path(sd).glob('*/*/*/full/DONE'))
+                  for p in [json.loads((d.parent/'params.json').read_text())]]   # refit runs (no folds): `complete_runs` lists fold runs only
+        for r in [*complete_runs(sd).itertuples(), *(pd.DataFrame(refits).itertuples() if refits else [])]:
             p = json.loads((Path(r.path)/'params.json').read_text()); ta = p.get('task_args', {})
             if 'shots' not in ta: continue
             rows.append(dict(study=Path(sd).name, task=r.task, kind=str(ta.get('kind', '')), shots=int(ta['shots']), draw=int(ta.get('draw', 0)),
