@@ -482,7 +482,7 @@ def fit_probe(ctx:MethodContext) -> MethodRun:
     F_tr, info = cached_features(td, 'train', ctx.backbone, bb, r, cache_root, image_cache, ctx.progress)
     X, y = F_tr[_rows(td, ctx.tr)], ctx.tr.label.to_numpy().astype(int)
     Xv, yv = (None, None) if ctx.va is None else (F_tr[_rows(td, ctx.va)], ctx.va.label.to_numpy().astype(int))
-    F_te = None if td.test is None else cached_features(td, 'test', ctx.backbone, bb, r, cache_root, None, ctx.progress)[0]
+    F_te = None if td.test is None else cached_features(td, 'test', ctx.backbone, bb, r, cache_root, image_cache, ctx.progress)[0]   # the task's image cache covers both splits
     log, fit_fn = None, lambda A, b: _fit_probe(ctx, A, b, Xv, yv)
     if r.pseudo_rounds > 0:
         P, ph = pool_features(ctx, bb, cache_root, image_cache)
