@@ -11,12 +11,12 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'PROBES', 'FEATURE_POOLS', 'SAFE_NAME', 'COMBINE_KEYS', 'VARIANT_SEP', 'RUN_FILES', 'OPTIONAL_FILES',
-           'OOF_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict', 'check_name',
-           'folder_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block', 'check_combine',
-           'expand_task_grid', 'check_study', 'load_study', 'study_recipes', 'seed_everything', 'params_hash',
-           'atomic_write', 'write_json', 'write_csv', 'repo_root', 'finish_run', 'promised_files', 'read_lock',
-           'lock_hash', 'lock_drift', 'environment_yml', 'env_info']
+__all__ = ['METHODS', 'PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'SAFE_NAME', 'COMBINE_KEYS', 'VARIANT_SEP', 'RUN_FILES',
+           'OPTIONAL_FILES', 'OOF_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict',
+           'check_name', 'folder_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block',
+           'check_combine', 'expand_task_grid', 'check_study', 'load_study', 'study_recipes', 'seed_everything',
+           'params_hash', 'atomic_write', 'write_json', 'write_csv', 'repo_root', 'finish_run', 'promised_files',
+           'read_lock', 'lock_hash', 'lock_drift', 'environment_yml', 'env_info']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
 class StudyError(ValueError):
@@ -26,6 +26,7 @@ class StudyError(ValueError):
 METHODS = ('finetune', 'lora', 'zeroshot', 'linear_probe', 'mlp_probe')  # how a run fits (see `visionlab.foundation`)
 PROBES = ('linear_probe', 'mlp_probe')  # methods that train on cached frozen features
 FEATURE_POOLS = ('avg', 'max', 'avgmax')  # how probes pool a CNN's last feature map
+HEAD_INITS = ('zero', 'probe')  # how finetune/lora start their new head
 
 @dataclass
 class Recipe:
@@ -86,6 +87,8 @@ class Recipe:
     lora_alpha: float = 16.0    # lora: the update is scaled by lora_alpha / lora_r
     lora_dropout: float = 0.0   # lora: dropout on the adapters' input
     lora_targets: str = ''      # lora: regex searched in module names to adapt; '' = every Linear and groups-1 Conv2d outside the head and attention blocks
+    head_init: str = 'zero'     # finetune/lora: the new head starts at 'zero' or at a logistic-regression 'probe' on the frozen avg-pooled features (LP-FT, Kumar et al. 2022; C per probe_c)
+    drop_rate: float = -1.0     # finetune/lora: dropout before the classifier (timm's drop_rate); -1 = the architecture's default (Lite0: 0.2)
     prompt_langs: list = field(default_factory=lambda: ['en'])  # zeroshot: prompt template languages (`visionlab/prompts/templates.yaml`: en, ko, ru, es)
     class_descriptions: bool = True  # zeroshot: also average the per-class descriptions of `visionlab/prompts/classes/<task>.yaml`
     logit_scale: float = 0.0    # zeroshot: factor on the cosine similarities; 0 = the model's own learned scale

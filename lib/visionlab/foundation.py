@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13_foundation.ipynb #8431fe17
 from __future__ import annotations
-import difflib, fcntl, hashlib, json, os, re, shutil, time, uuid
+import copy, difflib, fcntl, hashlib, json, os, re, shutil, time, uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -27,7 +27,7 @@ __all__ = ['CLIP_PREFIX', 'TINY_CLIP', 'PROMPTS', 'FEATURE_VERSION', 'PROBE_CS',
            'pooled_features', 'split_hashes', 'cached_features', 'FeatureDataset', 'feature_loader', 'ProbeMLP',
            'inner_c', 'linear_probe', 'FeatureHead', 'pool_rows', 'proba', 'self_train', 'lora_targets', 'add_lora',
            'parameter_counts', 'save_adapter', 'MethodRun', 'register_method', 'MethodContext', 'fit_method',
-           'fit_finetune', 'fit_lora', 'fit_zeroshot', 'pool_features', 'fit_probe']
+           'probe_head', 'fit_finetune', 'fit_lora', 'fit_zeroshot', 'pool_features', 'fit_probe']
 
 # %% ../../nbs/13_foundation.ipynb #95e4db71
 CLIP_PREFIX = 'clip:'
@@ -397,11 +397,28 @@ def fit_method(ctx:MethodContext) -> MethodRun:
     return METHOD_FNS[ctx.recipe.method](ctx)
 
 # %% ../../nbs/13_foundation.ipynb #1b9e5c8d
+def probe_head(ctx:MethodContext, model:nn.Module) -> nn.Module:
+    "Set `model`'s head to a logistic regression on the frozen avg-pooled features of this fold's training rows (LP-FT)."
+    r, td = ctx.recipe, ctx.td
+    bb = copy.deepcopy(model).eval(); bb.reset_classifier(0)   # the same weights without a head (cache key = the probes')
+    image_cache = Path(ctx.study_dir)/td.name/'image_cache.parquet'
+    F, _ = cached_features(td, 'train', ctx.backbone, bb, r, Path(ctx.study_dir)/'.features', image_cache if image_cache.exists() else None)
+    lin = linear_probe(F[pd.Index(td.train.id).get_indexer(ctx.tr.id)], ctx.tr.label.to_numpy().astype(int), len(td.classes), r.probe_c, ctx.seed)
+    with torch.no_grad():
+        head = model.get_classifier(); head.weight.copy_(lin.weight); head.bias.copy_(lin.bias.clamp(min=-30))   # absent classes: -30, not -1e4
+    return model
+
+def _new_model(ctx:MethodContext) -> nn.Module:
+    r, td = ctx.recipe, ctx.td
+    drop = {} if r.drop_rate < 0 else dict(drop_rate=r.drop_rate)
+    model = create_backbone(ctx.backbone, num_classes=len(td.classes), in_chans=td.channels, pretrained=r.pretrained, **drop)
+    return probe_head(ctx, model) if r.head_init == 'probe' else model
+
 @register_method('finetune')
 def fit_finetune(ctx:MethodContext) -> MethodRun:
     "Train the whole network (the default method)."
     r, td = ctx.recipe, ctx.td
-    model = create_backbone(ctx.backbone, num_classes=len(td.classes), in_chans=td.channels, pretrained=r.pretrained)
+    model = _new_model(ctx)
     res = fit(model, ctx.train_dl, ctx.valid_dl, r, history_path=ctx.run_dir/'history.csv', progress=ctx.progress, seed=ctx.seed)
     model.load_state_dict(res.best_state)
     return MethodRun(model, res, res.best_state)
@@ -410,7 +427,7 @@ def fit_finetune(ctx:MethodContext) -> MethodRun:
 def fit_lora(ctx:MethodContext) -> MethodRun:
     "Train LoRA adapters and the head (peft); save the adapter to `adapter/`; return the merged network."
     r, td = ctx.recipe, ctx.td
-    pm = add_lora(create_backbone(ctx.backbone, num_classes=len(td.classes), in_chans=td.channels, pretrained=r.pretrained), r)
+    pm = add_lora(_new_model(ctx), r)
     counts = parameter_counts(pm)
     res = fit(pm, ctx.train_dl, ctx.valid_dl, r, history_path=ctx.run_dir/'history.csv', progress=ctx.progress, seed=ctx.seed)
     pm.load_state_dict(res.best_state); save_adapter(pm, ctx.run_dir/'adapter')

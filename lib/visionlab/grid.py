@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd, yaml
 from tqdm.auto import tqdm
-from .config import Study, Recipe, load_study, study_recipes, repo_root, write_json, StudyError, check_value, folder_name, METHODS, PROBES, FEATURE_POOLS
+from .config import Study, Recipe, load_study, study_recipes, repo_root, write_json, StudyError, check_value, folder_name, METHODS, PROBES, FEATURE_POOLS, HEAD_INITS
 from importlib import resources
 from .data import TASKS, get_task, class_counts, DataError, parse_pair, task_reader
 from .folds import prepare_task
@@ -97,6 +97,9 @@ RECIPE_RULES = [  # (field, valid when, what it must be): numeric ranges of reci
     ('lora_dropout', lambda r: 0 <= r.lora_dropout < 1, 'in [0, 1)'), ('lora_targets', lambda r: _is_regex(r.lora_targets), 'a valid regular expression'),
     ('probe_c', lambda r: r.probe_c >= 0, '>= 0 (0: chosen by inner CV)'), ('probe_hidden', lambda r: r.probe_hidden >= 1, '>= 1'),
     ('probe_dropout', lambda r: 0 <= r.probe_dropout < 1, 'in [0, 1)'), ('logit_scale', lambda r: r.logit_scale >= 0, '>= 0 (0: the model\'s own)'),
+    ('drop_rate', lambda r: r.drop_rate == -1 or 0 <= r.drop_rate < 1, 'in [0, 1), or -1 for the architecture\'s default'),
+    ('head_init', lambda r: r.head_init in HEAD_INITS, f'one of {HEAD_INITS}'),
+    ('head_init', lambda r: r.head_init == 'zero' or (r.method in ('finetune', 'lora') and r.feature_pool == 'avg'), "'zero' unless method is finetune or lora with feature_pool 'avg' (the network's own pooling)"),
     ('pseudo_threshold', lambda r: 0 < r.pseudo_threshold <= 1, 'in (0, 1]'), ('pseudo_rounds', lambda r: r.pseudo_rounds >= 0, '>= 0'),
     ('pseudo_rounds', lambda r: r.pseudo_rounds == 0 or r.method in PROBES, '0 unless method is linear_probe or mlp_probe (self-training runs on cached features)'),
     ('pseudo_pool', lambda r: r.pseudo_rounds == 0 or r.pseudo_pool == 'test' or Path(r.pseudo_pool).is_file(), "'test' or an existing CSV file of image paths"),

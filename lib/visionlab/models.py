@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['VLAB_BACKBONES', 'BACKBONE_PREFIXES', 'PREFIX_MODULES', 'OFFLINE_WEIGHTS', 'register_backbone', 'conv_bn', 'VlabNet',
            'CnnSmall', 'cnn_small', 'BasicBlock', 'res_stage', 'ResNetSmall', 'resnet_small', 'register_prefix',
-           'prefix_family', 'check_backbone', 'backbone_config', 'read_state_dict', 'drop_mismatched_head',
+           'prefix_family', 'check_backbone', 'backbone_config', 'read_state_dict', 'drop_mismatched_head', 'zero_head',
            'adapt_stem', 'load_weights', 'register_weights', 'rename_by_position', 'lite0_imagenet_state_dict',
            'create_backbone']
 
@@ -166,8 +166,16 @@ def drop_mismatched_head(model:nn.Module, sd:dict): # timm model, state dict to 
     own, heads = model.state_dict(), tuple(h + '.' for h in _heads(model))
     bad = [k for k, v in sd.items() if k.startswith(heads) and (k not in own or v.shape != own[k].shape)]
     if bad and model.num_classes: warnings.warn(f'dropped classifier tensors {bad} (shapes {[tuple(sd[k].shape) for k in bad]} do not fit '
-                          f'num_classes={model.num_classes}); the head is randomly initialised')
+                          f'num_classes={model.num_classes}); the new head is zero-initialised')
     return {k: v for k, v in sd.items() if k not in bad}, bad
+
+def zero_head(model:nn.Module): # timm model
+    "Zero the weights and biases of `model`'s classifier (a new head on pretrained features starts at uniform probabilities)."
+    for h in _heads(model):
+        m = model.get_submodule(h)
+        with torch.no_grad():
+            for p in m.parameters(): p.zero_()
+    return model
 
 def adapt_stem(model:nn.Module, sd:dict): # timm model, state dict to load into it
     "`sd` with its first conv adapted to the model's input channels (e.g. RGB weights summed for grayscale)."
@@ -185,7 +193,7 @@ def load_weights(model:nn.Module, # timm model
     missing, unexpected = model.load_state_dict(sd, strict=False)
     missing = [k for k in missing if not k.startswith(tuple(h + '.' for h in _heads(model)))] if dropped else missing
     if missing or unexpected: raise KeyError(f'{source}: missing keys {missing}, unexpected keys {unexpected}')
-    return model
+    return zero_head(model) if dropped else model
 
 # %% ../../nbs/04_models.ipynb #190ab321
 OFFLINE_WEIGHTS = {}  # backbone name -> fn(name) returning its ImageNet state_dict with timm's keys
@@ -228,6 +236,7 @@ def create_backbone(name:str, # timm model name, ours included (`cnn_small`, `re
     if not (hub or _no_weights(pretrained) or pretrained == 'imagenet' or Path(pretrained).is_file()):
         raise FileNotFoundError(f"pretrained={pretrained!r}: not 'none', 'imagenet', 'hub' or an existing weights file")
     model = timm.create_model(name, pretrained=hub, num_classes=num_classes, in_chans=in_chans, **kwargs)
-    if hub or _no_weights(pretrained): return model
+    if _no_weights(pretrained): return model
+    if hub: return zero_head(model) if num_classes and num_classes != model.pretrained_cfg.get('num_classes') else model
     sd = OFFLINE_WEIGHTS[name](name) if pretrained == 'imagenet' else read_state_dict(pretrained)
     return load_weights(model, sd, source=str(pretrained))
