@@ -8,19 +8,22 @@ import sys
 from fastcore.script import call_parse, anno_parser
 from .config import StudyError
 from .data import DataError
-from .grid import run_grid, run_paper
+from .grid import run_grid, run_paper, study_status
 
 # %% auto #0
-__all__ = ['COMMANDS', 'vlab_run', 'vlab_paper', 'vlab']
+__all__ = ['COMMANDS', 'vlab_run', 'vlab_paper', 'vlab_status', 'vlab']
 
 # %% ../../nbs/12_cli.ipynb #661d8033
 @call_parse
 def vlab_run(study:str,           # study file, e.g. params/quickstart.yaml
              workers:int=1,       # parallel papermill worker processes
              runs:str='runs',     # folder that receives runs/<study>/...
-             dry_run:bool=False): # only list what would run
+             dry_run:bool=False,  # only list what would run
+             executor:str='',     # local or slurm (default: the study's `executor`)
+             detach:bool=False,   # slurm: return once the job array is submitted (follow it with `vlab status`)
+             gpus:str=''):        # local: GPU ids for the workers, e.g. 0,1 (default: every visible GPU; none: CPU only)
     "Run every incomplete run of a study grid with papermill, `workers` at a time, then print a summary."
-    summary = run_grid(study, workers, runs, dry_run)
+    summary = run_grid(study, workers, runs, dry_run, executor, detach, gpus)
     print(summary.to_string(index=False, float_format=lambda x: f'{x:.4f}'))
     if (summary.status == 'failed').any():
         sys.exit(f"{(summary.status == 'failed').sum()} run(s) failed: see runs/.../.fold<k>.failed/notebook.ipynb")
@@ -39,7 +42,14 @@ def vlab_paper(study_dir:str,   # study folder, e.g. runs/quickstart
     print('executed ' + ', '.join(map(str, nbs)) + f'; assets and README.md in {out}/')
 
 # %% ../../nbs/12_cli.ipynb #1a38e510
-COMMANDS = {'run': vlab_run, 'paper': vlab_paper}
+@call_parse
+def vlab_status(study_dir:str): # study folder, e.g. runs/quickstart
+    "One line per run of a study: done, running, pending, failed or todo, with its SLURM job, state and log file."
+    t = study_status(study_dir)
+    print(t.to_string(index=False))
+    print(', '.join(f'{n} {k}' for k, n in t.state.value_counts().items()))
+
+COMMANDS = {'run': vlab_run, 'paper': vlab_paper, 'status': vlab_status}
 
 def vlab():
     "Entry point of the `vlab` console script: dispatch to a subcommand; errors and interrupts print without a traceback."

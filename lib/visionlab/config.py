@@ -11,12 +11,13 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'SAFE_NAME', 'COMBINE_KEYS', 'VARIANT_SEP', 'RUN_FILES',
-           'OPTIONAL_FILES', 'OOF_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict',
-           'check_name', 'folder_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block',
-           'check_combine', 'expand_task_grid', 'check_study', 'load_study', 'study_recipes', 'seed_everything',
-           'params_hash', 'atomic_write', 'write_json', 'write_csv', 'repo_root', 'finish_run', 'promised_files',
-           'read_lock', 'lock_hash', 'lock_drift', 'environment_yml', 'env_info']
+__all__ = ['METHODS', 'PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'SAFE_NAME', 'COMBINE_KEYS', 'EXECUTORS', 'SLURM_KEYS',
+           'VARIANT_SEP', 'RUN_FILES', 'OPTIONAL_FILES', 'OOF_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study',
+           'check_value', 'from_dict', 'check_name', 'folder_name', 'check_axis', 'value_text', 'grid_points',
+           'grid_name', 'check_grid_block', 'check_combine', 'check_executor', 'expand_task_grid', 'check_study',
+           'load_study', 'study_recipes', 'seed_everything', 'params_hash', 'atomic_write', 'write_json', 'write_csv',
+           'repo_root', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift', 'environment_yml',
+           'env_info']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
 class StudyError(ValueError):
@@ -118,6 +119,8 @@ class Study:
     min_per_class: int = 0      # an inferred class (CSV without `classes:`) needs max(folds, this) images, else it is a typo
     threads: int = 1            # torch/OpenMP threads of each run: fixed by the study, not by --workers, so numbers do not change with it
     combine: dict = field(default_factory=dict)     # paper layer: which models the ensembles combine (select: all | best_per_backbone, or models: [...]) and which combiners run (combiners: [...])
+    executor: str = 'local'     # where runs execute: 'local' (worker processes on this machine) or 'slurm' (one job array through submitit)
+    slurm: dict = field(default_factory=dict)       # executor 'slurm': partition, time_min, cpus_per_task, mem_gb, gpus_per_task, max_running, sbatch: {option: value}, setup: [shell lines]
 
 # %% ../../nbs/00_config.ipynb #580ba651
 _TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'list': list, 'dict': dict}
@@ -214,6 +217,26 @@ def check_combine(s:Study) -> Study:
     if unknown: raise StudyError(f"'combine.combiners': unknown combiner {unknown[0]!r} (registered: {', '.join(ENSEMBLES)})")
     return s
 
+# %% ../../nbs/00_config.ipynb #55389103
+EXECUTORS = ('local', 'slurm')
+SLURM_KEYS = {  # key of the study's `slurm:` block -> (type, rule, what it must be)
+    'partition': (str, lambda v: bool(v), 'a partition name'), 'time_min': (int, lambda v: v >= 1, 'minutes per run, >= 1'),
+    'cpus_per_task': (int, lambda v: v >= 1, '>= 1'), 'mem_gb': (float, lambda v: v > 0, 'GB per run, > 0'),
+    'gpus_per_task': (int, lambda v: v >= 0, '>= 0'), 'max_running': (int, lambda v: v >= 1, 'array tasks running at once, >= 1'),
+    'sbatch': (dict, lambda v: all(isinstance(k, str) for k in v), 'a mapping of extra #SBATCH options'),
+    'setup': (list, lambda v: all(isinstance(x, str) for x in v), 'a list of shell lines run before each job')}
+
+def check_executor(s:Study) -> Study:
+    "Validate `s.executor` (one of `EXECUTORS`) and the keys, types and ranges of its `slurm:` block."
+    if s.executor not in EXECUTORS: raise StudyError(f"'executor' must be one of {', '.join(EXECUTORS)}, got {s.executor!r}")
+    if not isinstance(s.slurm, dict): raise StudyError(f"'slurm' must be a mapping, got {s.slurm!r}")
+    for k, v in s.slurm.items():
+        if k not in SLURM_KEYS: raise StudyError(f"unknown key 'slurm.{k}' (valid: {', '.join(SLURM_KEYS)})")
+        typ, ok, what = SLURM_KEYS[k]
+        v = check_value(v, typ.__name__, f'slurm.{k}')
+        if not ok(v): raise StudyError(f"'slurm.{k}' must be {what}, got {v!r}")
+    return s
+
 # %% ../../nbs/00_config.ipynb #e8b0d1b5
 VARIANT_SEP = '__'   # separates a task name from its variant's arguments: `<task>__<arg>-<value>__...`
 
@@ -245,7 +268,7 @@ def check_study(s:Study) -> Study:
     for k, vals in s.vary.items(): check_axis('vary', k, vals)
     for name, ch in s.recipes.items():
         check_name(name, f'recipes.{name}'); from_dict(Recipe, ch or {}, f'recipes.{name}.')
-    check_grid_block(s); check_combine(s)
+    check_grid_block(s); check_combine(s); check_executor(s)
     return s
 
 # %% ../../nbs/00_config.ipynb #9b6c0058
@@ -379,11 +402,12 @@ def _git_commit() -> str:
     except Exception: return ''
 
 def env_info(seed:int=0) -> dict:
-    "Package versions, lock-file hash and drift, git commit, device, torch threads and seed of this process (env.json)."
+    "Package versions, lock-file hash and drift, git commit, device (and `CUDA_VISIBLE_DEVICES`), host, torch threads and seed of this process (env.json)."
     import platform, torch, importlib.metadata as md
     pk = {p: md.version(p) for p in ['torch', 'torchvision', 'timm', 'albumentations', 'scikit-learn', 'numpy', 'pandas', 'papermill']}
     dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f'cpu ({os.cpu_count()} cores)'
     lock = repo_root()/LOCK_FILE
     return dict(packages=pk, python=platform.python_version(), platform=platform.platform(), git_commit=_git_commit(),
                 lock_sha256=lock_hash(lock), lock_drift=lock_drift(read_lock(lock)), device=dev,
-                torch_threads=torch.get_num_threads(), processor=platform.processor(), seed=seed)
+                torch_threads=torch.get_num_threads(), processor=platform.processor(), seed=seed,
+                host=platform.node(), cuda_visible_devices=os.environ.get('CUDA_VISIBLE_DEVICES'))

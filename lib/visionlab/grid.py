@@ -4,14 +4,14 @@
 
 # %% ../../nbs/11_grid.ipynb #c4a20f22
 from __future__ import annotations
-import ctypes, dataclasses, fcntl, inspect, json, os, re, shutil, signal, subprocess, sys, time, uuid
+import ctypes, dataclasses, fcntl, inspect, json, os, queue, re, shutil, signal, socket, subprocess, sys, threading, time, uuid
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd, yaml
 from tqdm.auto import tqdm
-from .config import Study, Recipe, load_study, study_recipes, repo_root, write_json, StudyError, check_value, folder_name, METHODS, PROBES, FEATURE_POOLS, HEAD_INITS
+from .config import Study, Recipe, from_dict, atomic_write, load_study, study_recipes, repo_root, write_json, StudyError, check_value, check_executor, folder_name, METHODS, PROBES, FEATURE_POOLS, HEAD_INITS
 from importlib import resources
 from .data import TASKS, get_task, class_counts, DataError, parse_pair, task_reader
 from .folds import prepare_task
@@ -24,10 +24,11 @@ from .ensemble import complete_runs
 from .report import write_paper_readme, fewshot_runs
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'expand_grid', 'check_task_args',
-           'prompt_languages', 'check_grid', 'is_complete', 'template', 'execute_run', 'clean_partials', 'study_lock',
-           'read_tasks', 'prepare_study', 'summary_table', 'recipes_line', 'run_grid', 'paper_tasks', 'environ',
-           'run_paper']
+__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'ACTIVE_STATES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'expand_grid',
+           'check_task_args', 'prompt_languages', 'check_grid', 'is_complete', 'template', 'worker_id', 'execute_run',
+           'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'visible_gpus',
+           'expand_array_id', 'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs', 'active_runs', 'slurm_executor',
+           'recipes_line', 'run_grid', 'study_status', 'paper_tasks', 'environ', 'run_paper']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -165,22 +166,36 @@ def _die_with_parent():
     try: ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except Exception: pass
 
-def _papermill(nb:Path, out:Path, params:dict, log:Path, threads:int) -> int:
-    "Execute notebook `nb` into `out` with `params` in a child process; returns its exit code."
+def worker_id(pid:int) -> str:
+    "What `worker.pid` holds: the papermill PID, this host, and the SLURM job (array task) running it, if any."
+    job = os.environ.get('SLURM_ARRAY_JOB_ID', '') and f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
+    return f"{pid} {socket.gethostname()} {job or os.environ.get('SLURM_JOB_ID', '-')}"
+
+def _papermill(nb:Path, out:Path, params:dict, log:Path, threads:int, gpu:str|None=None) -> int:
+    "Execute notebook `nb` into `out` with `params` in a child process (on GPU `gpu` alone when given); returns its exit code."
     env = {**os.environ, **{k: str(threads) for k in ['OMP_NUM_THREADS', 'MKL_NUM_THREADS']}, 'PYTHONUNBUFFERED': '1'}
+    if gpu is not None: env['CUDA_VISIBLE_DEVICES'] = str(gpu)
     cmd = [sys.executable, '-m', 'papermill', str(nb), str(out), '-y', yaml.safe_dump(params), '--no-progress-bar', '--cwd', os.getcwd()]
     with open(log, 'w') as f:
         p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=_die_with_parent)
-        (out.parent/'worker.pid').write_text(str(p.pid)); _LIVE.add(p)
+        (out.parent/'worker.pid').write_text(worker_id(p.pid)); _LIVE.add(p)
         try: return p.wait()
         finally: _LIVE.discard(p)
 
 # %% ../../nbs/11_grid.ipynb #578060cf
-def execute_run(spec:RunSpec, threads:int=1) -> dict:
+def _stop_live(*_):
+    "SIGTERM in a SLURM job: kill the papermill process group(s), so the run ends without `DONE`."
+    for p in list(_LIVE):
+        try: os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError: pass   # SLURM got there first
+
+def execute_run(spec:RunSpec, threads:int=1, gpu:str|None=None) -> dict:
     "Run `fit_fold` for `spec` in a temporary folder and rename it into place once `DONE` is written."
+    if os.environ.get('SLURM_JOB_ID') and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_live)   # scancel / time limit: stop the fit now (submitit would let it run on)
     rd = spec.run_dir; rd.parent.mkdir(parents=True, exist_ok=True)
     tmp = rd.parent/f'.{rd.name}.partial-{uuid.uuid4().hex[:8]}'; tmp.mkdir(); t0 = time.time()
-    rc = _papermill(template('fit_fold'), tmp/'notebook.ipynb', {**spec.params, 'run_dir': str(tmp)}, tmp/'papermill.log', threads)
+    rc = _papermill(template('fit_fold'), tmp/'notebook.ipynb', {**spec.params, 'run_dir': str(tmp)}, tmp/'papermill.log', threads, gpu)
     if rc == 0 and (tmp/'DONE').exists():
         (tmp/'worker.pid').unlink(missing_ok=True)
         if rd.exists(): shutil.rmtree(rd)   # a stale run whose parameters changed
@@ -189,12 +204,20 @@ def execute_run(spec:RunSpec, threads:int=1) -> dict:
     return dict(status='failed', seconds=time.time() - t0, log=str(failed/'papermill.log'))
 
 # %% ../../nbs/11_grid.ipynb #4c50bfc9
+def _partial_alive(p:Path, active_jobs=None) -> bool:
+    "Whether the worker of partial folder `p` may still be writing it: a live PID on this host, or an active SLURM job elsewhere."
+    f = p/'worker.pid'
+    if not f.exists(): return False
+    pid, host, job = (f.read_text().split() + ['', '', '-'])[:3]
+    if host in ('', socket.gethostname()): return bool(pid) and Path(f'/proc/{pid}').exists()
+    if job == '-': return True                       # another machine's local grid: only it knows
+    return job in (active_jobs if active_jobs is not None else slurm_states([job], active_only=True))
+
 def clean_partials(study_dir) -> list:
-    "Remove the temporary folders of runs whose worker is gone (killed or crashed); returns them."
+    "Remove the temporary folders of runs whose worker is gone (killed, crashed, or its SLURM job ended); returns them."
     gone = []
     for p in Path(study_dir).rglob('.*.partial-*'):
-        pid = (p/'worker.pid').read_text().strip() if (p/'worker.pid').exists() else ''
-        if pid and Path(f'/proc/{pid}').exists(): continue
+        if _partial_alive(p): continue
         shutil.rmtree(p, ignore_errors=True); gone.append(p)
     return gone
 
@@ -247,11 +270,24 @@ def summary_table(specs:list, results:dict) -> pd.DataFrame:
     return pd.DataFrame(rows).drop(columns=['log'], errors='ignore')
 
 # %% ../../nbs/11_grid.ipynb #9332da02
-def _run_all(todo:list, workers:int, threads:int=1) -> dict:
-    "Execute `todo` on `workers` threads (each driving one papermill process with `threads` torch threads) with overall progress."
-    results = {}
+def visible_gpus() -> list:
+    "GPU ids the local executor may hand out: those of `CUDA_VISIBLE_DEVICES` when it is set, else every device torch sees."
+    env = os.environ.get('CUDA_VISIBLE_DEVICES')
+    if env is not None: return [g.strip() for g in env.split(',') if g.strip() and g.strip() != '-1']
+    import torch
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+def _run_all(todo:list, workers:int, threads:int=1, gpus:list=()) -> dict:
+    "Execute `todo` on `workers` threads (each driving one papermill process with `threads` torch threads; one GPU each when `gpus`)."
+    results, free = {}, queue.Queue()
+    for g in gpus: free.put(g)
+    def one(sp):
+        if not gpus: return execute_run(sp, threads)
+        g = free.get()
+        try: return execute_run(sp, threads, g)
+        finally: free.put(g)
     with ThreadPoolExecutor(workers) as ex, tqdm(total=len(todo), desc='runs', unit='run') as bar:
-        futs = {ex.submit(execute_run, sp, threads): sp for sp in todo}
+        futs = {ex.submit(one, sp): sp for sp in todo}
         try:
             for f in as_completed(futs):
                 sp = futs[f]; results[sp.name] = f.result(); bar.update(1)
@@ -260,6 +296,103 @@ def _run_all(todo:list, workers:int, threads:int=1) -> dict:
             for f in futs: f.cancel()
             for p in list(_LIVE): os.killpg(p.pid, signal.SIGKILL)
             raise
+    return results
+
+# %% ../../nbs/11_grid.ipynb #82ef2bd9
+ACTIVE_STATES = ('PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING', 'REQUEUED', 'RESIZING', 'SUSPENDED')
+
+def _lines(cmd:list) -> list:
+    try: r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired): return []
+    return r.stdout.split('\n') if r.returncode == 0 else []
+
+def expand_array_id(j:str) -> list:
+    "Array task ids of one `sacct`/`squeue` id: `12_3` -> [`12_3`], `12_[0-2,5%2]` (tasks never started) -> [`12_0`, `12_1`, `12_2`, `12_5`]."
+    m = re.fullmatch(r'(\d+)_\[([^\]]+)\]', j)
+    if not m: return [j]
+    out = []
+    for part in m.group(2).split('%')[0].split(','):
+        a, _, b = part.partition('-')
+        out += [f'{m.group(1)}_{k}' for k in range(int(a), int(b or a) + 1)]
+    return out
+
+def slurm_states(job_ids, active_only:bool=False) -> dict:
+    "SLURM state (e.g. PENDING, RUNNING, COMPLETED, CANCELLED, TIMEOUT) of each job or array task id in `job_ids` that SLURM knows."
+    ids, out = {str(j) for j in job_ids if j and j != '-'}, {}
+    if not ids: return out
+    for l in _lines(['squeue', '-h', '-r', '-o', '%i|%T']):   # -r: one line per array task
+        j, _, st = l.partition('|')
+        if j in ids: out[j] = st
+    if active_only: return out
+    arrays = sorted({j.split('_')[0] for j in ids - set(out)})
+    if arrays:
+        for l in _lines(['sacct', '-n', '-P', '-X', '-o', 'JobID,State', '-j', ','.join(arrays)]):
+            j, _, st = l.partition('|')
+            for t in expand_array_id(j):
+                if t in ids and t not in out: out[t] = st.split()[0]   # 'CANCELLED by 0' -> 'CANCELLED'
+    return out
+
+def jobs_file(study_dir) -> Path: return Path(study_dir)/'.slurm'/'jobs.json'
+
+def read_jobs(study_dir) -> dict:
+    "The SLURM jobs recorded for a study: run name -> {job, log, submitted}."
+    f = jobs_file(study_dir)
+    return json.loads(f.read_text()) if f.exists() else {}
+
+def record_jobs(study_dir, specs:list, jobs:list) -> dict:
+    "Add the array tasks `jobs` of runs `specs` to the study's `jobs.json` (atomically); returns the whole record."
+    rec = {**read_jobs(study_dir), **{sp.name: dict(job=str(j.job_id), log=str(j.paths.stdout), submitted=time.strftime('%Y-%m-%dT%H:%M:%S'))
+                                      for sp, j in zip(specs, jobs)}}
+    jobs_file(study_dir).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(jobs_file(study_dir), lambda p: Path(p).write_text(json.dumps(rec, indent=1)))
+    return rec
+
+def active_runs(study_dir) -> dict:
+    "Runs of the study whose recorded SLURM job is still pending or running: run name -> job id."
+    rec = read_jobs(study_dir)
+    states = slurm_states([r['job'] for r in rec.values()], active_only=True)
+    return {n: r['job'] for n, r in rec.items() if r['job'] in states}
+
+def slurm_executor(s:Study, study_dir:Path):
+    "A `submitit.SlurmExecutor` for study `s`'s runs, with the resources of its `slurm:` block; logs in `<study>/.slurm/`."
+    import submitit
+    c = s.slurm; ex = submitit.SlurmExecutor(folder=Path(study_dir)/'.slurm'/'%j')
+    kw = dict(job_name=f'vlab-{s.study}', time=c.get('time_min', 60), cpus_per_task=c.get('cpus_per_task', s.threads),
+              array_parallelism=c.get('max_running', 256), additional_parameters=dict(c.get('sbatch', {})), setup=list(c.get('setup', [])))
+    if c.get('partition'): kw['partition'] = c['partition']
+    if c.get('mem_gb'): kw['mem'] = f"{int(round(c['mem_gb'] * 1024))}M"
+    if c.get('gpus_per_task'): kw['gpus_per_node'] = c['gpus_per_task']
+    ex.update_parameters(**kw)
+    return ex
+
+def _job_result(j) -> dict:
+    try: return {**j.result(), 'job': str(j.job_id)}
+    except Exception as e:   # cancelled, time limit, node failure: no result file; the run stays incomplete
+        return dict(status='failed', job=str(j.job_id), log=str(j.paths.stdout), error=' '.join(str(e).split())[:300])
+
+def _run_slurm(todo:list, s:Study, study_dir:Path, detach:bool=False, poll:float=1.0) -> dict:
+    "Submit `todo` (minus runs whose job is still queued) as one SLURM array; wait with progress unless `detach`."
+    queued = active_runs(study_dir); results = {}
+    for sp in todo:
+        if sp.name in queued: results[sp.name] = dict(status='queued', job=queued[sp.name])
+    if results: print(f'{len(results)} run(s) still pending or running in SLURM: not submitted again')
+    todo = [sp for sp in todo if sp.name not in queued]
+    if not todo: return results
+    jobs = slurm_executor(s, study_dir).map_array(execute_run, todo, [s.threads] * len(todo))
+    record_jobs(study_dir, todo, jobs); array = str(jobs[0].job_id).split('_')[0]
+    print(f'submitted {len(jobs)} run(s) as SLURM job array {array}; logs in {Path(study_dir)/".slurm"}')
+    if detach: return {**results, **{sp.name: dict(status='submitted', job=str(j.job_id)) for sp, j in zip(todo, jobs)}}
+    waiting = dict(zip(jobs, todo))
+    try:
+        with tqdm(total=len(jobs), desc='runs', unit='run') as bar:
+            while waiting:
+                for j in [j for j in waiting if j.done()]:
+                    sp = waiting.pop(j); results[sp.name] = _job_result(j); bar.update(1)
+                    bar.set_postfix_str(f"{sp.name}: {results[sp.name]['status']}")
+                if waiting: time.sleep(poll)
+    except KeyboardInterrupt:
+        subprocess.run(['scancel', array], capture_output=True); print(f'cancelled SLURM job array {array}', file=sys.stderr)
+        raise
     return results
 
 # %% ../../nbs/11_grid.ipynb #1d3bc83f
@@ -271,11 +404,23 @@ def recipes_line(s:Study) -> str:
 
 def _sigterm(*_): raise KeyboardInterrupt
 
-def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False) -> pd.DataFrame:
-    "Run every incomplete run of the study file `study_path`; returns the summary table."
+def _gpu_list(gpus:str) -> list:
+    if gpus in ('', 'auto'): return visible_gpus()
+    return [] if gpus == 'none' else [g.strip() for g in gpus.split(',') if g.strip()]
+
+def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False,
+             executor:str='', # 'local' or 'slurm' (default: the study's `executor`)
+             detach:bool=False, # slurm: return once the array is submitted
+             gpus:str='', # local: GPU ids handed to the workers, comma-separated ('' = every visible GPU, 'none' = CPU only)
+            ) -> pd.DataFrame:
+    "Run every incomplete run of the study file `study_path` with its executor; returns the summary table."
     s = check_grid(load_study(study_path)); sd = Path(runs_root).absolute()/s.study
+    if executor: s = check_executor(dataclasses.replace(s, executor=executor))
     specs = expand_grid(s, runs_root); todo = [sp for sp in specs if not is_complete(sp)]
-    print(f'{s.study}: {len(specs)} runs, {len(specs) - len(todo)} complete, {len(todo)} to run on {workers} worker(s)')
+    gl = _gpu_list(gpus) if s.executor == 'local' else []
+    if gl and workers > len(gl): print(f'{len(gl)} GPU(s): {len(gl)} worker(s), one run per GPU'); workers = len(gl)
+    where = f'{workers} worker(s)' if s.executor == 'local' else 'SLURM'
+    print(f'{s.study}: {len(specs)} runs, {len(specs) - len(todo)} complete, {len(todo)} to run on {where}')
     print(recipes_line(s))
     tasks = read_tasks(s)
     if dry_run: return summary_table(specs, {sp.name: dict(status='todo') for sp in todo})
@@ -283,11 +428,33 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False) ->
         prepare_study(s, sd, tasks); clean_partials(sd)
         try: old = signal.signal(signal.SIGTERM, _sigterm)   # SIGTERM stops the workers like Ctrl-C
         except ValueError: old = None                        # not the main thread: no handler
-        try: results = _run_all(todo, workers, s.threads)
+        try: results = _run_all(todo, workers, s.threads, gl) if s.executor == 'local' else _run_slurm(todo, s, sd, detach)
         finally:
             if old is not None: signal.signal(signal.SIGTERM, old)
         summary = summary_table(specs, results); summary.to_csv(sd/'grid_summary.csv', index=False)
     return summary
+
+# %% ../../nbs/11_grid.ipynb #0f80145f
+def study_status(study_dir) -> pd.DataFrame:
+    "One row per run of the study saved in `study_dir`: state (done, running, pending, failed, todo), SLURM job and state, log."
+    sd = Path(study_dir)
+    if not (sd/'study.json').exists(): raise StudyError(f'{sd}: no study.json (run `vlab run` on its study file first)')
+    s = from_dict(Study, json.loads((sd/'study.json').read_text()))
+    specs, rec = expand_grid(s, sd.parent), read_jobs(sd)
+    states = slurm_states([r['job'] for r in rec.values()])
+    rows = []
+    for sp in specs:
+        r = rec.get(sp.name, {}); job = r.get('job', ''); st = states.get(job, '')
+        partials = [p for p in sp.run_dir.parent.glob(f'.{sp.run_dir.name}.partial-*') if _partial_alive(p, states)]
+        failed = sp.run_dir.parent/f'.{sp.run_dir.name}.failed'
+        if is_complete(sp): state, log = 'done', ''
+        elif st in ACTIVE_STATES: state, log = ('pending' if st == 'PENDING' else 'running'), r.get('log', '')
+        elif partials: state, log = 'running', str(partials[0]/'papermill.log')
+        elif failed.exists() or job: state, log = 'failed', str(failed/'papermill.log') if failed.exists() else r.get('log', '')
+        else: state, log = 'todo', ''
+        rows.append(dict(task=sp.params['task'], backbone=sp.params['backbone'], recipe=sp.params['recipe'], fold=sp.params['fold'],
+                         state=state, slurm_job=job, slurm_state=st, log=log))
+    return pd.DataFrame(rows)
 
 # %% ../../nbs/11_grid.ipynb #47d85a1e
 def paper_tasks(study_dir, # runs/<study>
