@@ -24,7 +24,7 @@ class StudyError(ValueError):
     """A study file or parameter is invalid; the message names the key."""
 
 # %% ../../nbs/00_config.ipynb #03d08e8a
-METHODS = ('finetune', 'lora', 'zeroshot', 'linear_probe', 'mlp_probe')  # how a run fits (see `visionlab.foundation`)
+METHODS = ('finetune', 'lora', 'zeroshot', 'linear_probe', 'mlp_probe', 'autoencoder', 'patchcore')  # how a run fits (see `visionlab.foundation`, `visionlab.anomaly`)
 PROBES = ('linear_probe', 'mlp_probe')  # methods that train on cached frozen features
 FEATURE_POOLS = ('avg', 'max', 'avgmax')  # how probes pool a CNN's last feature map
 HEAD_INITS = ('zero', 'probe')  # how finetune/lora start their new head
@@ -90,6 +90,14 @@ class Recipe:
     lora_targets: str = ''      # lora: regex searched in module names to adapt; '' = every Linear and groups-1 Conv2d outside the head and attention blocks
     head_init: str = 'zero'     # finetune/lora: the new head starts at 'zero' or at a logistic-regression 'probe' on the frozen avg-pooled features (LP-FT, Kumar et al. 2022; C per probe_c)
     drop_rate: float = -1.0     # finetune/lora: dropout before the classifier (timm's drop_rate); -1 = the architecture's default (Lite0: 0.2)
+    ae_base: int = 32           # autoencoder: channels of the first conv (x2, x4 deeper)
+    ae_latent: int = 16         # autoencoder: channels of the spatial bottleneck (H/8 x W/8)
+    ae_mse: float = 1.0         # autoencoder: weight of the squared error in the loss and the score map
+    ae_ssim: float = 1.0        # autoencoder: weight of 1 - SSIM in the loss and the score map
+    anomaly_reduce: str = 'topk'  # anomaly methods: image score from the map: 'mean', 'max' or 'topk'
+    anomaly_topk: float = 0.01  # anomaly_reduce 'topk': share of the map's highest values averaged
+    patch_layers: list = field(default_factory=lambda: [1, 2])  # patchcore: backbone feature layers (timm feature_info indices) giving patch descriptors
+    patch_bank: int = 20000     # patchcore: nominal patches kept in the memory bank (random subsample)
     prompt_langs: list = field(default_factory=lambda: ['en'])  # zeroshot: prompt template languages (`visionlab/prompts/templates.yaml`: en, ko, ru, es)
     class_descriptions: bool = True  # zeroshot: also average the per-class descriptions of `visionlab/prompts/classes/<task>.yaml`
     logit_scale: float = 0.0    # zeroshot: factor on the cosine similarities; 0 = the model's own learned scale

@@ -18,9 +18,9 @@ from .config import write_csv, atomic_write, VARIANT_SEP
 __all__ = ['TASKS', 'PAIR_SEP', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE', 'CACHE_COLS', 'REPORT_COLS',
            'TaskData', 'DataError', 'load_image', 'register_task', 'get_task', 'parse_pair', 'pair_task_name',
            'task_reader', 'digits', 'read_idx', 'per_class_sample', 'fashion_mnist', 'long_tail_counts', 'digits_lt',
-           'fashion_mnist_lt', 'csv_task', 'textile', 'textile_fewshot', 'pair_task', 'decode_file', 'scan_workers',
-           'scan_images', 'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv', 'format_report',
-           'checked_task', 'class_counts']
+           'fashion_mnist_lt', 'csv_task', 'textile', 'textile_fewshot', 'textile_anomaly', 'pair_task', 'decode_file',
+           'scan_workers', 'scan_images', 'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv',
+           'format_report', 'checked_task', 'class_counts']
 
 # %% ../../nbs/01_data.ipynb #f5a1ecdc
 @dataclass
@@ -231,6 +231,18 @@ def textile_fewshot(kind:str='3class', # 'binary' (nominal vs defect) or '3class
                            for c in range(len(classes))])
     return TaskData('textile_fewshot', classes, pool.iloc[np.sort(pick)].reset_index(drop=True), t[test].reset_index(drop=True),
                     root=full.root, channels=channels, source=full.source)
+
+# %% ../../nbs/01_data.ipynb #12df1619
+@register_task('textile_anomaly')
+def textile_anomaly(holdout:float=0.5, # share of every class held out as the fixed test split (the few-shot one)
+                    channels:int=3) -> TaskData:
+    "Textile nominal (0) vs defect (1) with a `defect` column (nominal/local/global); the few-shot task's held-out half as test."
+    fs = textile_fewshot('3class', shots=1, holdout=holdout, channels=channels)
+    full = textile(channels).train; test_ids = set(fs.test.id)
+    t = full.assign(defect=[TEXTILE_CLASSES[k] for k in full.label], label=(full.label > 0).astype(int))
+    split = t.id.isin(test_ids)
+    return TaskData('textile_anomaly', ['nominal', 'defect'], t[~split].reset_index(drop=True), t[split].reset_index(drop=True),
+                    root=fs.root, channels=channels, source=fs.source)
 
 # %% ../../nbs/01_data.ipynb #c606259d
 def pair_task(td:TaskData, # the parent task

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13_foundation.ipynb #8431fe17
 from __future__ import annotations
-import copy, difflib, fcntl, hashlib, json, os, re, shutil, time, uuid
+import copy, difflib, importlib, fcntl, hashlib, json, os, re, shutil, time, uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -21,13 +21,13 @@ from .train import make_loader, fit, FitResult, norm_stats, _state
 from .predict import predict_logits
 
 # %% auto #0
-__all__ = ['CLIP_PREFIX', 'TINY_CLIP', 'PROMPTS', 'FEATURE_VERSION', 'PROBE_CS', 'LORA_TYPES', 'METHOD_FNS', 'oc', 'parse_clip',
-           'check_clip', 'clip_model', 'clip_config', 'ClipClassifier', 'create_clip', 'prompt_templates',
-           'class_prompts', 'text_embeddings', 'zeroshot_classifier', 'state_hash', 'feature_key', 'FeatureCache',
-           'pooled_features', 'split_hashes', 'cached_features', 'FeatureDataset', 'feature_loader', 'ProbeMLP',
-           'inner_c', 'linear_probe', 'FeatureHead', 'pool_rows', 'proba', 'self_train', 'lora_targets', 'add_lora',
-           'parameter_counts', 'save_adapter', 'MethodRun', 'register_method', 'MethodContext', 'fit_method',
-           'probe_head', 'fit_finetune', 'fit_lora', 'fit_zeroshot', 'pool_features', 'fit_probe']
+__all__ = ['CLIP_PREFIX', 'TINY_CLIP', 'PROMPTS', 'FEATURE_VERSION', 'PROBE_CS', 'LORA_TYPES', 'METHOD_FNS', 'METHOD_MODULES',
+           'oc', 'parse_clip', 'check_clip', 'clip_model', 'clip_config', 'ClipClassifier', 'create_clip',
+           'prompt_templates', 'class_prompts', 'text_embeddings', 'zeroshot_classifier', 'state_hash', 'feature_key',
+           'FeatureCache', 'pooled_features', 'split_hashes', 'cached_features', 'FeatureDataset', 'feature_loader',
+           'ProbeMLP', 'inner_c', 'linear_probe', 'FeatureHead', 'pool_rows', 'proba', 'self_train', 'lora_targets',
+           'add_lora', 'parameter_counts', 'save_adapter', 'MethodRun', 'register_method', 'MethodContext',
+           'fit_method', 'probe_head', 'fit_finetune', 'fit_lora', 'fit_zeroshot', 'pool_features', 'fit_probe']
 
 # %% ../../nbs/13_foundation.ipynb #95e4db71
 CLIP_PREFIX = 'clip:'
@@ -376,6 +376,7 @@ class MethodRun:
     log: pd.DataFrame|None = None  # per-round self-training log (pseudo.csv)
 
 METHOD_FNS = {}
+METHOD_MODULES = {'autoencoder': 'visionlab.anomaly', 'patchcore': 'visionlab.anomaly'}   # methods registered by a module imported on first use
 
 def register_method(name:str):
     "Decorator registering `fn(ctx) -> MethodRun` as the method `name` (one of `visionlab.config.METHODS`)."
@@ -393,6 +394,7 @@ class MethodContext:
 
 def fit_method(ctx:MethodContext) -> MethodRun:
     "Fit the recipe's `method` (see `METHOD_FNS`) in context `ctx`."
+    if ctx.recipe.method in METHOD_MODULES and ctx.recipe.method not in METHOD_FNS: importlib.import_module(METHOD_MODULES[ctx.recipe.method])
     if ctx.recipe.method not in METHOD_FNS: raise ValueError(f"unknown method {ctx.recipe.method!r} (registered: {', '.join(METHOD_FNS)})")
     return METHOD_FNS[ctx.recipe.method](ctx)
 

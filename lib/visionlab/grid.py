@@ -99,6 +99,11 @@ RECIPE_RULES = [  # (field, valid when, what it must be): numeric ranges of reci
     ('probe_c', lambda r: r.probe_c >= 0, '>= 0 (0: chosen by inner CV)'), ('probe_hidden', lambda r: r.probe_hidden >= 1, '>= 1'),
     ('probe_dropout', lambda r: 0 <= r.probe_dropout < 1, 'in [0, 1)'), ('logit_scale', lambda r: r.logit_scale >= 0, '>= 0 (0: the model\'s own)'),
     ('drop_rate', lambda r: r.drop_rate == -1 or 0 <= r.drop_rate < 1, 'in [0, 1), or -1 for the architecture\'s default'),
+    ('ae_base', lambda r: r.ae_base >= 1, '>= 1'), ('ae_latent', lambda r: r.ae_latent >= 1, '>= 1'),
+    ('ae_mse', lambda r: r.ae_mse >= 0 and r.ae_mse + r.ae_ssim > 0, '>= 0, and ae_mse + ae_ssim > 0'), ('ae_ssim', lambda r: r.ae_ssim >= 0, '>= 0'),
+    ('anomaly_reduce', lambda r: r.anomaly_reduce in ('mean', 'max', 'topk'), "one of 'mean', 'max', 'topk'"), ('anomaly_topk', lambda r: 0 < r.anomaly_topk <= 1, 'in (0, 1]'),
+    ('patch_layers', lambda r: bool(r.patch_layers) and all(isinstance(v, int) and v >= 0 for v in r.patch_layers), 'a non-empty list of feature-layer indices >= 0'),
+    ('patch_bank', lambda r: r.patch_bank >= 1, '>= 1'),
     ('head_init', lambda r: r.head_init in HEAD_INITS, f'one of {HEAD_INITS}'),
     ('head_init', lambda r: r.head_init == 'zero' or (r.method in ('finetune', 'lora') and r.feature_pool == 'avg'), "'zero' unless method is finetune or lora with feature_pool 'avg' (the network's own pooling)"),
     ('pseudo_threshold', lambda r: 0 < r.pseudo_threshold <= 1, 'in (0, 1]'), ('pseudo_rounds', lambda r: r.pseudo_rounds >= 0, '>= 0'),
@@ -483,13 +488,21 @@ def environ(**values):
 def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str='', combiners:str='',
               also:str='', # comma-separated further study folders whose few-shot runs join this study's few-shot assets
              ) -> list:
-    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone; a few-shot study: `paper_fewshot.ipynb` once), then write `<out_dir>/README.md`; returns the executed notebooks."
+    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone; a few-shot study: `paper_fewshot.ipynb` once; anomaly runs: `paper_anomaly.ipynb`), then write `<out_dir>/README.md`; returns the executed notebooks."
     import papermill as pm
     study_dir, out = Path(study_dir).absolute(), Path(out_dir).absolute()
     if not study_dir.is_dir(): raise FileNotFoundError(f'study folder {study_dir} not found (run `vlab run` first)')
     others = [Path(d).absolute() for d in also.split(',') if d]
     missing = [d for d in others if not d.is_dir()]
     if missing: raise FileNotFoundError(f'--also: study folder {missing[0]} not found')
+    from visionlab.anomaly import anomaly_runs
+    if not task and not anomaly_runs(study_dir).empty:   # anomaly detectors: their own tables and ROC figures
+        since, nb = time.time(), study_dir/'paper_anomaly.ipynb'
+        with environ(**PAPER_ENV):
+            pm.execute_notebook(str(template('paper_anomaly')), str(nb), cwd=os.getcwd(), progress_bar=False,
+                                parameters=dict(study_dir=str(study_dir), out_dir=str(out)))
+        write_paper_readme(out, study_dir, {'anomaly': out}, since)
+        return [nb]
     if not task and not fewshot_runs(study_dir).empty:   # few-shot variants: one study-level paper, not one per variant
         since, nb = time.time(), study_dir/'paper_fewshot.ipynb'
         with environ(**PAPER_ENV):
