@@ -894,6 +894,7 @@ def write_fewshot_assets(study_dirs:list, # runs/<study> folders whose few-shot 
 ASSET_NOTES.update({
     'fewshot': 'few-shot test accuracy / ROC-AUC per task kind, method and shots per class (mean ± std over the draws; per method the recipe with the best OOF accuracy inside the shots)',
     'fewshot_choices': 'per kind, shots, draw and method: the recipe kept (best OOF accuracy inside the shots), its OOF accuracy and its test accuracy and ROC-AUC',
+    'gradcam': "Grad-CAM of the best single model (its fold checkpoints): its most confident OOF errors ('ERR') and a correct sample per class; title: id, true -> predicted (probability)",
     'anomaly': 'anomaly detectors trained on nominal images: OOF and test ROC-AUC / PR-AUC per defect kind, test accuracy, recall and false alarms at the Youden threshold chosen on OOF',
     'anomaly_roc_oof': 'ROC curves of each anomaly detector on OOF scores, one panel per defect kind (against all nominal rows)',
     'anomaly_roc_test': 'ROC curves of each anomaly detector on the test split, one panel per defect kind',
