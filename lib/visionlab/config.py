@@ -98,6 +98,7 @@ class Recipe:
     anomaly_topk: float = 0.01  # anomaly_reduce 'topk': share of the map's highest values averaged
     patch_layers: list = field(default_factory=lambda: [1, 2])  # patchcore: backbone feature layers (timm feature_info indices) giving patch descriptors
     patch_bank: int = 20000     # patchcore: nominal patches kept in the memory bank (random subsample)
+    metadata: list = field(default_factory=list)  # probes: columns of the task's table fused with the image embedding (late fusion; encoding fitted on the training fold only)
     prompt_langs: list = field(default_factory=lambda: ['en'])  # zeroshot: prompt template languages (`visionlab/prompts/templates.yaml`: en, ko, ru, es)
     class_descriptions: bool = True  # zeroshot: also average the per-class descriptions of `visionlab/prompts/classes/<task>.yaml`
     logit_scale: float = 0.0    # zeroshot: factor on the cosine similarities; 0 = the model's own learned scale

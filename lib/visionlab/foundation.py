@@ -27,7 +27,8 @@ __all__ = ['CLIP_PREFIX', 'TINY_CLIP', 'PROMPTS', 'FEATURE_VERSION', 'PROBE_CS',
            'FeatureCache', 'pooled_features', 'split_hashes', 'cached_features', 'FeatureDataset', 'feature_loader',
            'ProbeMLP', 'inner_c', 'linear_probe', 'FeatureHead', 'pool_rows', 'proba', 'self_train', 'lora_targets',
            'add_lora', 'parameter_counts', 'save_adapter', 'MethodRun', 'register_method', 'MethodContext',
-           'fit_method', 'probe_head', 'fit_finetune', 'fit_lora', 'fit_zeroshot', 'pool_features', 'fit_probe']
+           'fit_method', 'probe_head', 'fit_finetune', 'fit_lora', 'fit_zeroshot', 'metadata_encoder',
+           'encode_metadata', 'pool_features', 'fit_probe']
 
 # %% ../../nbs/13_foundation.ipynb #95e4db71
 CLIP_PREFIX = 'clip:'
@@ -458,6 +459,33 @@ def fit_zeroshot(ctx:MethodContext) -> MethodRun:
     res = _result(valid, time.time() - t0, _counts(ctx), ctx.run_dir/'history.csv')
     return MethodRun(model, res, _state(model), oof, extra=dict(prompts=sum(map(len, class_prompts(td.name, td.classes, r.prompt_langs, r.class_descriptions)))))
 
+# %% ../../nbs/13_foundation.ipynb #e882c95b
+def _meta_frame(df:pd.DataFrame, cols:list) -> pd.DataFrame:
+    "The metadata columns of `df` with empty strings as missing values (a KeyError naming absent columns)."
+    missing = [c for c in cols if c not in df.columns]
+    if missing: raise KeyError(f"metadata column(s) {missing} not in the task's table (columns: {', '.join(map(str, df.columns))})")
+    return df[cols].replace('', np.nan)
+
+def metadata_encoder(train:pd.DataFrame, cols:list):
+    "A scikit-learn ColumnTransformer fitted on `train` only: numeric columns imputed (+ indicator) and standardised, others one-hot."
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    m = _meta_frame(train, cols)
+    num = [c for c in cols if pd.to_numeric(m[c].dropna(), errors='coerce').notna().all() and m[c].notna().any()]
+    cat = [c for c in cols if c not in num]
+    to_num = lambda X: X.apply(pd.to_numeric, errors='coerce')
+    from sklearn.preprocessing import FunctionTransformer
+    steps = ([('num', make_pipeline(FunctionTransformer(to_num), SimpleImputer(strategy='median', add_indicator=True), StandardScaler()), num)] if num else []) + \
+            ([('cat', make_pipeline(SimpleImputer(strategy='constant', fill_value='(missing)'), OneHotEncoder(handle_unknown='ignore', sparse_output=False)), cat)] if cat else [])
+    return ColumnTransformer(steps).fit(m.astype({c: str for c in cat}).where(m.notna(), np.nan))
+
+def encode_metadata(enc, df:pd.DataFrame, cols:list) -> np.ndarray:
+    "Rows of `df` encoded by a fitted `metadata_encoder` (float32)."
+    m = _meta_frame(df, cols); cat = [c for n, _, cs in enc.transformers_ if n == 'cat' for c in cs]
+    return np.asarray(enc.transform(m.astype({c: str for c in cat}).where(m.notna(), np.nan)), np.float32)
+
 # %% ../../nbs/13_foundation.ipynb #49ba1b7d
 def _rows(td:TaskData, table:pd.DataFrame) -> np.ndarray: return pd.Index(td.train.id).get_indexer(table.id)
 
@@ -502,6 +530,9 @@ def fit_probe(ctx:MethodContext) -> MethodRun:
     X, y = F_tr[_rows(td, ctx.tr)], ctx.tr.label.to_numpy().astype(int)
     Xv, yv = (None, None) if ctx.va is None else (F_tr[_rows(td, ctx.va)], ctx.va.label.to_numpy().astype(int))
     F_te = None if td.test is None else cached_features(td, 'test', ctx.backbone, bb, r, cache_root, image_cache, ctx.progress)[0]   # the task's image cache covers both splits
+    if r.metadata:   # late fusion: the encoding is fitted on this training fold only
+        enc = metadata_encoder(ctx.tr, r.metadata); fuse = lambda F, t: np.hstack([F, encode_metadata(enc, t, r.metadata)])
+        X = fuse(X, ctx.tr); Xv = None if Xv is None else fuse(Xv, ctx.va); F_te = None if F_te is None else fuse(F_te, td.test)
     log, fit_fn = None, lambda A, b: _fit_probe(ctx, A, b, Xv, yv)
     if r.pseudo_rounds > 0:
         P, ph = pool_features(ctx, bb, cache_root, image_cache)
@@ -515,7 +546,7 @@ def fit_probe(ctx:MethodContext) -> MethodRun:
     valid = {} if Xv is None else classification_metrics(yv, oof)
     res = getattr(probe, 'fit_result', None) or _result(valid, time.time() - t0, np.bincount(y, minlength=len(td.classes)))
     atomic_write(ctx.run_dir/'history.csv', lambda p: res.history.to_csv(p, index=False))
-    extra = dict(features=info, probe_params=sum(p.numel() for p in probe.parameters()), **({'probe_c': probe.C} if hasattr(probe, 'C') else {}))
+    extra = dict(features=info, probe_params=sum(p.numel() for p in probe.parameters()), metadata_dims=int(X.shape[1] - info['dim']), **({'probe_c': probe.C} if hasattr(probe, 'C') else {}))
     return MethodRun(FeatureHead(bb, probe, r.feature_pool).eval(), res, _state(probe), oof, None if F_te is None else _logits(probe, F_te),
                      extra=extra, log=log)
 

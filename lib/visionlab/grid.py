@@ -104,6 +104,7 @@ RECIPE_RULES = [  # (field, valid when, what it must be): numeric ranges of reci
     ('anomaly_reduce', lambda r: r.anomaly_reduce in ('mean', 'max', 'topk'), "one of 'mean', 'max', 'topk'"), ('anomaly_topk', lambda r: 0 < r.anomaly_topk <= 1, 'in (0, 1]'),
     ('patch_layers', lambda r: bool(r.patch_layers) and all(isinstance(v, int) and v >= 0 for v in r.patch_layers), 'a non-empty list of feature-layer indices >= 0'),
     ('patch_bank', lambda r: r.patch_bank >= 1, '>= 1'),
+    ('metadata', lambda r: not r.metadata or (r.method in PROBES and not r.robust and r.pseudo_rounds == 0), 'empty unless method is a probe with robust: [] and pseudo_rounds: 0 (the fused probe needs the rows\' metadata, which corrupted copies and pool images do not have)'),
     ('head_init', lambda r: r.head_init in HEAD_INITS, f'one of {HEAD_INITS}'),
     ('head_init', lambda r: r.head_init == 'zero' or (r.method in ('finetune', 'lora') and r.feature_pool == 'avg'), "'zero' unless method is finetune or lora with feature_pool 'avg' (the network's own pooling)"),
     ('pseudo_threshold', lambda r: 0 < r.pseudo_threshold <= 1, 'in (0, 1]'), ('pseudo_rounds', lambda r: r.pseudo_rounds >= 0, '>= 0'),
