@@ -99,6 +99,10 @@ class Recipe:
     patch_layers: list = field(default_factory=lambda: [1, 2])  # patchcore: backbone feature layers (timm feature_info indices) giving patch descriptors
     patch_bank: int = 20000     # patchcore: nominal patches kept in the memory bank (random subsample)
     metadata: list = field(default_factory=list)  # probes: columns of the task's table fused with the image embedding (late fusion; encoding fitted on the training fold only)
+    seg_arch: str = 'unet'      # segmentation tasks: smp decoder on the timm encoder named by the backbone: 'unet' or 'fpn'
+    seg_dice: float = 1.0       # segmentation: weight of the class-weighted Dice loss
+    seg_focal: float = 1.0      # segmentation: weight of the class-weighted focal loss (focusing parameter: focal_gamma)
+    seg_tta: str = 'none'       # segmentation: TTA views mapped back by their inverses: 'none', 'flips' or 'd4'
     prompt_langs: list = field(default_factory=lambda: ['en'])  # zeroshot: prompt template languages (`visionlab/prompts/templates.yaml`: en, ko, ru, es)
     class_descriptions: bool = True  # zeroshot: also average the per-class descriptions of `visionlab/prompts/classes/<task>.yaml`
     logit_scale: float = 0.0    # zeroshot: factor on the cosine similarities; 0 = the model's own learned scale

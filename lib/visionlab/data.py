@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01_data.ipynb #005ed398
 from __future__ import annotations
-import gzip, hashlib, os, re
+import gzip, hashlib, importlib, os, re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -15,12 +15,12 @@ from tqdm.auto import tqdm
 from .config import write_csv, atomic_write, VARIANT_SEP
 
 # %% auto #0
-__all__ = ['TASKS', 'PAIR_SEP', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE', 'CACHE_COLS', 'REPORT_COLS',
-           'TaskData', 'DataError', 'load_image', 'register_task', 'get_task', 'parse_pair', 'pair_task_name',
-           'task_reader', 'digits', 'read_idx', 'per_class_sample', 'fashion_mnist', 'long_tail_counts', 'digits_lt',
-           'fashion_mnist_lt', 'csv_task', 'textile', 'textile_fewshot', 'textile_anomaly', 'pair_task', 'decode_file',
-           'scan_workers', 'scan_images', 'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv',
-           'format_report', 'checked_task', 'class_counts']
+__all__ = ['TASKS', 'PAIR_SEP', 'TASK_MODULES', 'SEG_TASKS', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE',
+           'CACHE_COLS', 'REPORT_COLS', 'TaskData', 'DataError', 'load_image', 'register_task', 'get_task',
+           'parse_pair', 'pair_task_name', 'task_reader', 'digits', 'read_idx', 'per_class_sample', 'fashion_mnist',
+           'long_tail_counts', 'digits_lt', 'fashion_mnist_lt', 'csv_task', 'textile', 'textile_fewshot',
+           'textile_anomaly', 'pair_task', 'decode_file', 'scan_workers', 'scan_images', 'rare_labels',
+           'drop_empty_classes', 'validate_task', 'make_demo_csv', 'format_report', 'checked_task', 'class_counts']
 
 # %% ../../nbs/01_data.ipynb #f5a1ecdc
 @dataclass
@@ -93,12 +93,16 @@ def pair_task_name(task:str, # parent task name
     "The canonical name `<task>.<min>v<max>` of the pair task of classes a and b."
     return f'{task}{PAIR_SEP}{min(a, b)}v{max(a, b)}'
 
+TASK_MODULES = {'fmnist_seg': 'visionlab.segment'}   # task -> module whose import registers it (imported on first use)
+SEG_TASKS = ('fmnist_seg',)   # tasks whose TaskData carries masks (arrays '<split>_mask'): runs execute `fit_seg`
+
 def task_reader(name:str, # task name, plain or pair
                ):
     "The registered reader of `name` (of its parent for a pair task); a ValueError lists the registered tasks."
     base = name.partition(VARIANT_SEP)[0]               # a study's task variant is read by its base task's reader
     base = parse_pair(base)[0] if PAIR_SEP in base else base
-    if base not in TASKS: raise ValueError(f"unknown task '{base}' (registered: {', '.join(TASKS)})")
+    if base not in TASKS and base in TASK_MODULES: importlib.import_module(TASK_MODULES[base])   # registered by a later module
+    if base not in TASKS: raise ValueError(f"unknown task '{base}' (registered: {', '.join([*TASKS, *TASK_MODULES])})")
     return TASKS[base]
 
 # %% ../../nbs/01_data.ipynb #645b2728

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd, yaml
 from tqdm.auto import tqdm
-from .config import Study, Recipe, from_dict, atomic_write, load_study, study_recipes, repo_root, write_json, StudyError, check_value, check_executor, folder_name, METHODS, PROBES, FEATURE_POOLS, HEAD_INITS
+from .config import Study, Recipe, from_dict, atomic_write, load_study, study_recipes, repo_root, write_json, StudyError, check_value, check_executor, folder_name, VARIANT_SEP, METHODS, PROBES, FEATURE_POOLS, HEAD_INITS
 from importlib import resources
-from .data import TASKS, get_task, class_counts, DataError, parse_pair, task_reader
+from .data import SEG_TASKS, TASKS, get_task, class_counts, DataError, parse_pair, task_reader
 from .folds import prepare_task
 from .augment import AUGMENTS
 from .models import check_backbone
@@ -36,6 +36,7 @@ class RunSpec:
     "One cell of a study grid: where it goes and the papermill parameters of `fit_fold`."
     run_dir: Path   # final run folder
     params: dict    # parameters of nbs/tasks/fit_fold.ipynb
+    notebook: str = 'fit_fold'   # the task notebook that executes it (`fit_seg` for segmentation tasks)
 
     @property
     def name(self) -> str: return str(Path(*self.run_dir.parts[-4:]))
@@ -56,7 +57,8 @@ def expand_grid(s:Study, runs_root='runs') -> list:
     return [RunSpec(sd/t/folder_name(b)/rn/(f'fold{k}' if k >= 0 else 'full'),
                     dict(study=s.study, study_dir=str(sd), task=t, task_args=task_args_of(s, t), backbone=b, recipe=rn,
                          hparams=dataclasses.asdict(r), fold=k, n_folds=s.folds, seed=s.seed, quarantine=s.quarantine,
-                         min_per_class=s.min_per_class, threads=s.threads, progress=False))
+                         min_per_class=s.min_per_class, threads=s.threads, progress=False),
+                    'fit_seg' if t.partition(VARIANT_SEP)[0] in SEG_TASKS else 'fit_fold')
             for t in s.tasks for b in s.backbones for rn, r in study_recipes(s).items() for k in folds]
 
 # %% ../../nbs/11_grid.ipynb #3dc8d6db
@@ -105,6 +107,8 @@ RECIPE_RULES = [  # (field, valid when, what it must be): numeric ranges of reci
     ('patch_layers', lambda r: bool(r.patch_layers) and all(isinstance(v, int) and v >= 0 for v in r.patch_layers), 'a non-empty list of feature-layer indices >= 0'),
     ('patch_bank', lambda r: r.patch_bank >= 1, '>= 1'),
     ('metadata', lambda r: not r.metadata or (r.method in PROBES and not r.robust and r.pseudo_rounds == 0), 'empty unless method is a probe with robust: [] and pseudo_rounds: 0 (the fused probe needs the rows\' metadata, which corrupted copies and pool images do not have)'),
+    ('seg_arch', lambda r: r.seg_arch in ('unet', 'fpn'), "'unet' or 'fpn'"), ('seg_tta', lambda r: r.seg_tta in ('none', 'flips', 'd4'), "'none', 'flips' or 'd4'"),
+    ('seg_dice', lambda r: r.seg_dice >= 0 and r.seg_dice + r.seg_focal > 0, '>= 0, and seg_dice + seg_focal > 0'), ('seg_focal', lambda r: r.seg_focal >= 0, '>= 0'),
     ('head_init', lambda r: r.head_init in HEAD_INITS, f'one of {HEAD_INITS}'),
     ('head_init', lambda r: r.head_init == 'zero' or (r.method in ('finetune', 'lora') and r.feature_pool == 'avg'), "'zero' unless method is finetune or lora with feature_pool 'avg' (the network's own pooling)"),
     ('pseudo_threshold', lambda r: 0 < r.pseudo_threshold <= 1, 'in (0, 1]'), ('pseudo_rounds', lambda r: r.pseudo_rounds >= 0, '>= 0'),
@@ -201,7 +205,7 @@ def execute_run(spec:RunSpec, threads:int=1, gpu:str|None=None) -> dict:
         signal.signal(signal.SIGTERM, _stop_live)   # scancel / time limit: stop the fit now (submitit would let it run on)
     rd = spec.run_dir; rd.parent.mkdir(parents=True, exist_ok=True)
     tmp = rd.parent/f'.{rd.name}.partial-{uuid.uuid4().hex[:8]}'; tmp.mkdir(); t0 = time.time()
-    rc = _papermill(template('fit_fold'), tmp/'notebook.ipynb', {**spec.params, 'run_dir': str(tmp)}, tmp/'papermill.log', threads, gpu)
+    rc = _papermill(template(spec.notebook), tmp/'notebook.ipynb', {**spec.params, 'run_dir': str(tmp)}, tmp/'papermill.log', threads, gpu)
     if rc == 0 and (tmp/'DONE').exists():
         (tmp/'worker.pid').unlink(missing_ok=True)
         if rd.exists(): shutil.rmtree(rd)   # a stale run whose parameters changed
@@ -497,6 +501,14 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
     missing = [d for d in others if not d.is_dir()]
     if missing: raise FileNotFoundError(f'--also: study folder {missing[0]} not found')
     from visionlab.anomaly import anomaly_runs
+    from visionlab.segment import seg_runs
+    if not task and not seg_runs(study_dir).empty:   # segmentation: its own table, per-class IoU and best/worst panels
+        since, nb = time.time(), study_dir/'paper_seg.ipynb'
+        with environ(**PAPER_ENV):
+            pm.execute_notebook(str(template('paper_seg')), str(nb), cwd=os.getcwd(), progress_bar=False,
+                                parameters=dict(study_dir=str(study_dir), out_dir=str(out)))
+        write_paper_readme(out, study_dir, {'segmentation': out}, since)
+        return [nb]
     if not task and not anomaly_runs(study_dir).empty:   # anomaly detectors: their own tables and ROC figures
         since, nb = time.time(), study_dir/'paper_anomaly.ipynb'
         with environ(**PAPER_ENV):

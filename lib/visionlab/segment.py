@@ -6,12 +6,20 @@
 from __future__ import annotations
 import numpy as np, pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
-from .data import FMNIST_DIR, read_idx
+import json, math, time
+from pathlib import Path
+from tqdm.auto import tqdm
+from torch.utils.data import Dataset, DataLoader
+from .config import Recipe, atomic_write, write_csv
+from .data import FMNIST_DIR, read_idx, register_task, TaskData, get_task
 from .models import OFFLINE_WEIGHTS
+from .train import make_optimizer, make_scheduler, norm_stats
+from .report import save_figure, save_table
 
 # %% auto #0
 __all__ = ['SEG_CLASSES', 'SEG_VIEWS', 'SEG_TTAS', 'SEG_ARCHS', 'fmnist_mosaics', 'seg_class_weights', 'focal_loss', 'dice_loss',
-           'seg_loss', 'seg_tta', 'seg_confusion', 'seg_metrics', 'seg_model']
+           'seg_loss', 'seg_tta', 'seg_confusion', 'seg_metrics', 'seg_model', 'fmnist_seg', 'SegDataset', 'seg_loader',
+           'predict_masks', 'fit_segmenter', 'image_scores', 'seg_runs', 'seg_table', 'seg_panels', 'write_seg_assets']
 
 # %% ../../nbs/16_segment.ipynb #9116b9fc
 SEG_CLASSES = ['background', 'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
@@ -108,3 +116,119 @@ def seg_model(encoder:str='tu-efficientnet_lite0', num_classes:int=11, in_chans:
         if missing: raise KeyError(f'{name}: offline weights lack encoder tensors {missing[:5]}')
         m.encoder.model.load_state_dict(sd)
     return m
+
+# %% ../../nbs/16_segment.ipynb #8f606d1c
+@register_task('fmnist_seg')
+def fmnist_seg(n_train:int=2000, # training mosaics (items from the official training split)
+               n_test:int=500, # test mosaics (items from the official test split)
+               size:int=64, # canvas side
+               seed:int=0, path:str=str(FMNIST_DIR)) -> TaskData:
+    "Fashion-MNIST mosaic segmentation (11 classes: background + 10 items); label = each mosaic's dominant item class (for the folds)."
+    arrays, tables = {}, {}
+    for split, n in (('train', n_train), ('test', n_test)):
+        im, mk, _ = fmnist_mosaics(split, n, size, seed=seed, path=path)
+        counts = np.stack([(mk == c).sum((1, 2)) for c in range(1, 11)], 1)
+        arrays[split], arrays[f'{split}_mask'] = im, mk
+        tables[split] = pd.DataFrame(dict(id=[f'{split}-mosaic-{i:05d}' for i in range(n)], label=counts.argmax(1) + 1, src=np.arange(n)))
+    return TaskData('fmnist_seg', SEG_CLASSES, tables['train'], tables['test'], arrays=arrays, channels=1, source=str(path))
+
+# %% ../../nbs/16_segment.ipynb #0d4a5281
+class SegDataset(Dataset):
+    "Normalised (image, mask) tensors of rows `rows` of split `split` of an in-memory segmentation task; random flips when `train`."
+    def __init__(self, td:TaskData, split:str, rows:pd.DataFrame, mean, std, train:bool=False, seed:int=0):
+        self.x, self.m = td.arrays[split], td.arrays[f'{split}_mask']; self.src = rows.src.to_numpy()
+        self.mean, self.std, self.train, self.rng = float(np.mean(mean)), float(np.mean(std)), train, np.random.default_rng(seed)
+    def __len__(self): return len(self.src)
+    def __getitem__(self, i):
+        x = torch.tensor(self.x[self.src[i]], dtype=torch.float32)[None] / 255; m = torch.tensor(self.m[self.src[i]], dtype=torch.long)
+        if self.train:
+            if self.rng.random() < 0.5: x, m = x.flip(-1), m.flip(-1)
+            if self.rng.random() < 0.5: x, m = x.flip(-2), m.flip(-2)
+        return (x - self.mean) / self.std, m
+
+def seg_loader(td:TaskData, split:str, rows:pd.DataFrame, r:Recipe, backbone:str, train:bool, seed:int=0) -> DataLoader:
+    "A loader of `SegDataset` (shuffled, augmented with flips unless `augment: none`, when `train`)."
+    mean, std = norm_stats(backbone, td.channels)
+    ds = SegDataset(td, split, rows, mean, std, train and r.augment != 'none', seed)
+    return DataLoader(ds, batch_size=r.batch_size if train else r.eval_batch_size, shuffle=train,
+                      generator=torch.Generator().manual_seed(seed) if train else None)
+
+@torch.no_grad()
+def predict_masks(model:nn.Module, dl, tta:str='none') -> np.ndarray:
+    "Argmax masks (N,H,W) uint8 of every image of `dl` under TTA preset `tta`."
+    dev = next(model.parameters()).device
+    return np.concatenate([seg_tta(model, x.to(dev), tta).argmax(1).cpu().numpy().astype(np.uint8) for x, _ in dl])
+
+def fit_segmenter(model:nn.Module, train_dl, valid_dl, r:Recipe, weights:torch.Tensor, num_classes:int, history_path=None, progress:bool=False) -> pd.DataFrame:
+    "Train `model` with the class-weighted Dice + Focal loss; one history row per epoch (train loss, validation mIoU); returns the history."
+    dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu'); model.to(dev)
+    opt = make_optimizer(model, r); sched = make_scheduler(opt, r, len(train_dl)); rows = []
+    for ep in tqdm(range(1, r.epochs + 1), desc='fit', disable=not progress):
+        model.train(); tl, n, t0 = 0.0, 0, time.time()
+        for x, m in train_dl:
+            x, m = x.to(dev), m.to(dev); loss = seg_loss(model(x), m, weights, r.seg_dice, r.seg_focal, r.focal_gamma)
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step(); tl += loss.item() * len(x); n += len(x)
+        row = dict(epoch=ep, phase='main', train_loss=tl / n, lr=opt.param_groups[0]['lr'], time_s=time.time() - t0, img_per_s=n / (time.time() - t0))
+        if valid_dl is not None:
+            truth = np.concatenate([m.numpy() for _, m in valid_dl])
+            row['miou'] = seg_metrics(seg_confusion(predict_masks(model, valid_dl), truth, num_classes))['miou']
+        rows.append(row)
+        if history_path: atomic_write(history_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+    return pd.DataFrame(rows)
+
+def image_scores(pred:np.ndarray, truth:np.ndarray, num_classes:int) -> pd.DataFrame:
+    "Per image: mIoU (classes present in its truth or prediction), mean Dice and pixel accuracy."
+    rows = [{k: v for k, v in seg_metrics(seg_confusion(p, t, num_classes)).items() if k in ('miou', 'mdice', 'pixel_acc')} for p, t in zip(pred, truth)]
+    return pd.DataFrame(rows)
+
+# %% ../../nbs/16_segment.ipynb #8a887bda
+def seg_runs(study_dir) -> pd.DataFrame:
+    "Complete fold runs of segmentation tasks in `study_dir`: task, backbone, recipe, fold, path."
+    rows = []
+    for d in sorted(Path(study_dir).glob('*/*/*/fold*/DONE')):
+        if (d.parent/'oof_confusion.npy').exists():
+            p = json.loads((d.parent/'params.json').read_text())
+            rows.append(dict(task=p['task'], backbone=p['backbone'], recipe=p['recipe'], fold=p['fold'], path=d.parent))
+    return pd.DataFrame(rows, columns=['task', 'backbone', 'recipe', 'fold', 'path'])
+
+def seg_table(runs:pd.DataFrame, classes:list) -> tuple:
+    "Per model: OOF and test mIoU / mean Dice / pixel accuracy (mean ± std over fold runs); and per-class IoU of the pooled OOF confusion."
+    rows, per_class = [], {}
+    for (bb, rec), g in runs.groupby(['backbone', 'recipe'], sort=False):
+        ms = [json.loads((Path(p)/'metrics.json').read_text()) for p in g.path]; row = dict(model=f'{bb}/{rec}', folds=len(g))
+        for split in ('valid', 'test'):
+            for k in ('miou', 'mdice', 'pixel_acc'):
+                v = [m[split][k] for m in ms if split in m]
+                if v: row[f"{'oof' if split == 'valid' else 'test'}_{k}_mean"], row[f"{'oof' if split == 'valid' else 'test'}_{k}_std"] = float(np.mean(v)), float(np.std(v))
+        rows.append(row)
+        per_class[f'{bb}/{rec}'] = seg_metrics(sum(np.load(Path(p)/'oof_confusion.npy') for p in g.path), classes)['iou']
+    return pd.DataFrame(rows), pd.DataFrame(per_class).rename_axis('class')
+
+def seg_panels(runs:pd.DataFrame, td:TaskData, n:int=4):
+    "Best and worst `n` OOF images by their own mIoU over all runs of one model: image, truth and prediction."
+    import matplotlib.pyplot as plt
+    sc = pd.concat([pd.read_parquet(Path(p)/'oof.parquet').assign(path=str(p)) for p in runs.path], ignore_index=True).sort_values('miou')
+    pick = pd.concat([sc.tail(n)[::-1].assign(which='best'), sc.head(n).assign(which='worst')])
+    src = td.train.set_index('id').src; cmap = plt.get_cmap('tab20', len(td.classes))
+    fig, axes = plt.subplots(3, len(pick), figsize=(1.6 * len(pick), 5.2), squeeze=False)
+    for j, r in enumerate(pick.itertuples()):
+        masks = np.load(Path(r.path)/'oof_masks.npz'); k = list(masks['ids']).index(r.id); i = src[r.id]
+        for a, (im, kw) in zip(axes[:, j], [(td.arrays['train'][i], dict(cmap='gray')), (td.arrays['train_mask'][i], dict(cmap=cmap, vmin=0, vmax=len(td.classes) - 1)),
+                                             (masks['pred'][k], dict(cmap=cmap, vmin=0, vmax=len(td.classes) - 1))]):
+            a.imshow(im, interpolation='nearest', **kw); a.set_xticks([]); a.set_yticks([])
+        axes[0, j].set_title(f'{r.which} {r.miou:.2f}', fontsize=7)
+    for a, t in zip(axes[:, 0], ['image', 'truth', 'prediction']): a.set_ylabel(t, fontsize=8)
+    fig.tight_layout(); return fig
+
+def write_seg_assets(study_dir, out_dir, n:int=4) -> dict:
+    "Write the segmentation table (LaTeX + CSV), per-class IoU and best/worst panels of the best model for `study_dir`."
+    import matplotlib.pyplot as plt
+    runs = seg_runs(study_dir)
+    if runs.empty: raise ValueError(f'{study_dir}: no complete segmentation runs')
+    p = json.loads((Path(runs.path.iloc[0])/'params.json').read_text()); td = get_task(p['task'], **p.get('task_args', {}))
+    table, per_class = seg_table(runs, td.classes); out = Path(out_dir); paths = {}
+    paths['csv'] = write_csv(table, out/'tables'/'segmentation.csv'); paths['per_class'] = write_csv(per_class.reset_index(), out/'tables'/'segmentation_per_class.csv')
+    paths['tex'] = save_table(table.to_latex(index=False, float_format='%.4f', caption='Segmentation: OOF and test mIoU, mean Dice and pixel accuracy (mean and std over fold models).', label='tab:segmentation'), out/'tables'/'segmentation.tex')
+    best = table.sort_values('oof_miou_mean').model.iloc[-1]; bb, rec = best.split('/', 1)
+    fig = seg_panels(runs[(runs.backbone == bb) & (runs.recipe == rec)], td, n); paths['panels'] = save_figure(fig, out/'figures'/'seg_best_worst'); plt.close(fig)
+    return paths
