@@ -93,8 +93,8 @@ def pair_task_name(task:str, # parent task name
     "The canonical name `<task>.<min>v<max>` of the pair task of classes a and b."
     return f'{task}{PAIR_SEP}{min(a, b)}v{max(a, b)}'
 
-TASK_MODULES = {'fmnist_seg': 'visionlab.segment'}   # task -> module whose import registers it (imported on first use)
-SEG_TASKS = ('fmnist_seg',)   # tasks whose TaskData carries masks (arrays '<split>_mask'): runs execute `fit_seg`
+TASK_MODULES = {'fmnist_seg': 'visionlab.segment', 'seg_csv': 'visionlab.segment'}   # task -> module whose import registers it (imported on first use)
+SEG_TASKS = ('fmnist_seg', 'seg_csv')   # tasks whose TaskData carries masks (arrays '<split>_mask'): runs execute `fit_seg`
 
 def task_reader(name:str, # task name, plain or pair
                ):

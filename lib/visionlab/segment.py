@@ -18,8 +18,9 @@ from .report import save_figure, save_table
 
 # %% auto #0
 __all__ = ['SEG_CLASSES', 'SEG_VIEWS', 'SEG_TTAS', 'SEG_ARCHS', 'fmnist_mosaics', 'seg_class_weights', 'focal_loss', 'dice_loss',
-           'seg_loss', 'seg_tta', 'seg_confusion', 'seg_metrics', 'seg_model', 'fmnist_seg', 'SegDataset', 'seg_loader',
-           'predict_masks', 'fit_segmenter', 'image_scores', 'seg_runs', 'seg_table', 'seg_panels', 'write_seg_assets']
+           'seg_loss', 'seg_tta', 'seg_confusion', 'seg_metrics', 'seg_model', 'fmnist_seg', 'seg_csv', 'SegDataset',
+           'seg_loader', 'predict_masks', 'fit_segmenter', 'image_scores', 'seg_runs', 'seg_table', 'seg_panels',
+           'write_seg_assets']
 
 # %% ../../nbs/16_segment.ipynb #9116b9fc
 SEG_CLASSES = ['background', 'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
@@ -132,15 +133,50 @@ def fmnist_seg(n_train:int=2000, # training mosaics (items from the official tra
         tables[split] = pd.DataFrame(dict(id=[f'{split}-mosaic-{i:05d}' for i in range(n)], label=counts.argmax(1) + 1, src=np.arange(n)))
     return TaskData('fmnist_seg', SEG_CLASSES, tables['train'], tables['test'], arrays=arrays, channels=1, source=str(path))
 
+# %% ../../nbs/16_segment.ipynb #53658296
+@register_task('seg_csv')
+def seg_csv(csv:str, # CSV with columns image, mask (and optionally id)
+            root:str='', # folder the paths are relative to (default: the CSV's folder)
+            test_csv:str='', # the same for a test split
+            classes:list|None=None, # class map: names of mask values 0..C-1 (default: '0'..'max')
+            channels:int=3, # 1 (grayscale) or 3 (RGB)
+            size:int=0) -> TaskData: # resize every image and mask to size x size (0: keep; all must then be equal)
+    "Segmentation task from CSVs of `image,mask` paths (masks: PNGs of class indices); label = each image's dominant non-background class."
+    from PIL import Image
+    root = Path(root) if root else Path(csv).parent; arrays, tables = {}, {}
+    for split, f in (('train', csv), ('test', test_csv)):
+        if not f: continue
+        df = pd.read_csv(f, dtype=str)
+        if not {'image', 'mask'} <= set(df.columns): raise ValueError(f"{f}: a segmentation CSV needs columns 'image' and 'mask' (found: {', '.join(df.columns)})")
+        ims, mks = [], []
+        for r in df.itertuples():
+            im, mk = Image.open(root/r.image).convert('L' if channels == 1 else 'RGB'), Image.open(root/r.mask)
+            if size: im, mk = im.resize((size, size), Image.BILINEAR), mk.resize((size, size), Image.NEAREST)
+            ims.append(np.asarray(im)); mks.append(np.asarray(mk).astype(np.uint8))
+        shapes = {a.shape[:2] for a in ims + mks}
+        if len(shapes) > 1: raise ValueError(f'{f}: images and masks differ in size {sorted(shapes)[:3]}; pass size to resize them')
+        arrays[split], arrays[f'{split}_mask'] = np.stack(ims), np.stack(mks)
+        ids = df['id'] if 'id' in df else df['image']
+        fg = np.stack([(arrays[f'{split}_mask'] == c).sum((1, 2)) for c in range(1, int(arrays[f'{split}_mask'].max()) + 1)], 1) if arrays[f'{split}_mask'].max() > 0 else np.zeros((len(df), 1))
+        tables[split] = pd.DataFrame(dict(id=ids.to_numpy(), label=np.where(fg.max(1) > 0, fg.argmax(1) + 1, 0), src=np.arange(len(df))))
+    top = int(max(arrays[k].max() for k in arrays if k.endswith('_mask')))
+    classes = list(classes) if classes else [str(i) for i in range(top + 1)]
+    if top >= len(classes):
+        bad = next((r for s in tables for r, m in zip(pd.read_csv(csv if s == 'train' else test_csv, dtype=str)['mask'], arrays[f'{s}_mask']) if m.max() >= len(classes)))
+        raise ValueError(f"{bad}: mask value {top} outside the class map ({len(classes)} classes: {', '.join(classes)})")
+    return TaskData('seg_csv', classes, tables['train'], tables.get('test'), arrays=arrays, channels=channels, source=str(csv))
+
 # %% ../../nbs/16_segment.ipynb #0d4a5281
 class SegDataset(Dataset):
     "Normalised (image, mask) tensors of rows `rows` of split `split` of an in-memory segmentation task; random flips when `train`."
     def __init__(self, td:TaskData, split:str, rows:pd.DataFrame, mean, std, train:bool=False, seed:int=0):
         self.x, self.m = td.arrays[split], td.arrays[f'{split}_mask']; self.src = rows.src.to_numpy()
-        self.mean, self.std, self.train, self.rng = float(np.mean(mean)), float(np.mean(std)), train, np.random.default_rng(seed)
+        self.mean, self.std = torch.tensor(mean, dtype=torch.float32)[:, None, None], torch.tensor(std, dtype=torch.float32)[:, None, None]
+        self.train, self.rng = train, np.random.default_rng(seed)
     def __len__(self): return len(self.src)
     def __getitem__(self, i):
-        x = torch.tensor(self.x[self.src[i]], dtype=torch.float32)[None] / 255; m = torch.tensor(self.m[self.src[i]], dtype=torch.long)
+        x = torch.tensor(self.x[self.src[i]], dtype=torch.float32) / 255; m = torch.tensor(self.m[self.src[i]], dtype=torch.long)
+        x = x[None] if x.ndim == 2 else x.permute(2, 0, 1)
         if self.train:
             if self.rng.random() < 0.5: x, m = x.flip(-1), m.flip(-1)
             if self.rng.random() < 0.5: x, m = x.flip(-2), m.flip(-2)
