@@ -25,7 +25,7 @@ def test_killed_worker_is_redone_alone(tmp_path):
     wait_for(lambda: (base/'fold0/DONE').exists(), what='fold0 done')
     pidfile = wait_for(lambda: next(iter(base.glob('.fold1.partial-*/worker.pid')), None), what='fold1 started')
     time.sleep(3)                                       # mid-run: the kernel is importing / training
-    os.killpg(int(pidfile.read_text()), signal.SIGKILL)  # kill the worker running fold1
+    os.killpg(int(pidfile.read_text().split()[0]), signal.SIGKILL)  # kill the worker running fold1 (worker.pid: "pid host slurm-job")
     out, err = grid.communicate(timeout=300)
     assert grid.returncode != 0 and '1 run(s) failed' in err
     assert fold_dirs(sd) == ['fold0', 'fold2']             # fold1 is not marked done
