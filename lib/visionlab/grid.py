@@ -502,26 +502,16 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
     if missing: raise FileNotFoundError(f'--also: study folder {missing[0]} not found')
     from visionlab.anomaly import anomaly_runs
     from visionlab.segment import seg_runs
-    if not task and not seg_runs(study_dir).empty:   # segmentation: its own table, per-class IoU and best/worst panels
-        since, nb = time.time(), study_dir/'paper_seg.ipynb'
+    study_level = [  # (runs finder, notebook, README label, parameters): one paper for the whole study, the first that applies
+        (seg_runs, 'paper_seg', 'segmentation', dict(study_dir=str(study_dir))),          # table, per-class IoU, best/worst panels
+        (anomaly_runs, 'paper_anomaly', 'anomaly', dict(study_dir=str(study_dir))),      # tables and ROC figures per defect kind
+        (fewshot_runs, 'paper_fewshot', 'few-shot', dict(study_dirs=[str(study_dir), *map(str, others)]))]   # not one per variant
+    for runs_of, name, label, params in ([] if task else study_level):
+        if runs_of(study_dir).empty: continue
+        since, nb = time.time(), study_dir/f'{name}.ipynb'
         with environ(**PAPER_ENV):
-            pm.execute_notebook(str(template('paper_seg')), str(nb), cwd=os.getcwd(), progress_bar=False,
-                                parameters=dict(study_dir=str(study_dir), out_dir=str(out)))
-        write_paper_readme(out, study_dir, {'segmentation': out}, since)
-        return [nb]
-    if not task and not anomaly_runs(study_dir).empty:   # anomaly detectors: their own tables and ROC figures
-        since, nb = time.time(), study_dir/'paper_anomaly.ipynb'
-        with environ(**PAPER_ENV):
-            pm.execute_notebook(str(template('paper_anomaly')), str(nb), cwd=os.getcwd(), progress_bar=False,
-                                parameters=dict(study_dir=str(study_dir), out_dir=str(out)))
-        write_paper_readme(out, study_dir, {'anomaly': out}, since)
-        return [nb]
-    if not task and not fewshot_runs(study_dir).empty:   # few-shot variants: one study-level paper, not one per variant
-        since, nb = time.time(), study_dir/'paper_fewshot.ipynb'
-        with environ(**PAPER_ENV):
-            pm.execute_notebook(str(template('paper_fewshot')), str(nb), cwd=os.getcwd(), progress_bar=False,
-                                parameters=dict(study_dirs=[str(study_dir), *map(str, others)], out_dir=str(out)))
-        write_paper_readme(out, study_dir, {'few-shot': out}, since)
+            pm.execute_notebook(str(template(name)), str(nb), cwd=os.getcwd(), progress_bar=False, parameters=dict(params, out_dir=str(out)))
+        write_paper_readme(out, study_dir, {label: out}, since)
         return [nb]
     tasks = paper_tasks(study_dir, task); several = len(tasks) > 1; since = time.time()
     dirs, nbs = {t: out/t if several else out for t in tasks}, [study_dir/t/'paper_summary.ipynb' if several else study_dir/'paper_summary.ipynb' for t in tasks]
