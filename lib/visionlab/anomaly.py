@@ -18,9 +18,10 @@ from .report import save_figure, save_table
 
 # %% auto #0
 __all__ = ['REDUCES', 'ANOMALY_METHODS', 'gaussian_window', 'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map',
-           'PatchFeatures', 'nearest_distance', 'AnomalyScorer', 'AEScore', 'PatchScore', 'scores_of',
-           'fit_autoencoder', 'fit_patchcore', 'youden_threshold', 'fit_thresholds', 'apply_thresholds', 'anomaly_runs',
-           'anomaly_scores', 'anomaly_table', 'roc_figure', 'write_anomaly_assets']
+           'PatchFeatures', 'nearest_distance', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer', 'AEScore',
+           'PatchScore', 'scores_of', 'fit_autoencoder', 'fit_patchcore', 'fit_gaussian', 'youden_threshold',
+           'fit_thresholds', 'apply_thresholds', 'anomaly_runs', 'anomaly_scores', 'anomaly_table', 'roc_figure',
+           'write_anomaly_assets']
 
 # %% ../../nbs/14_anomaly.ipynb #ed4c0051
 def gaussian_window(size:int=11, sigma:float=1.5, device=None) -> torch.Tensor:
@@ -91,17 +92,42 @@ class PatchFeatures(nn.Module):
             if l == self.last: raise _Deep()   # nothing deeper is needed: stop the forward pass here
         return hook
 
-    def forward(self, x:torch.Tensor) -> torch.Tensor:
+    def levels(self, x:torch.Tensor) -> list:
+        "The raw feature maps of `layers` for images `x` (the forward pass stops after the deepest one)."
         self.taps.clear()
         try: self.net(x)
         except _Deep: pass
-        maps = [F.avg_pool2d(self.taps[l], 3, 1, 1) for l in self.layers]
+        return [self.taps[l] for l in self.layers]
+
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        maps = [F.avg_pool2d(m, 3, 1, 1) for m in self.levels(x)]
         size = maps[0].shape[-2:]
         return torch.cat([F.interpolate(m, size=size, mode='bilinear', align_corners=False) for m in maps], 1)
 
 def nearest_distance(q:torch.Tensor, bank:torch.Tensor, chunk:int=4096) -> torch.Tensor:
     "Euclidean distance of every row of `q` (M,D) to its nearest row of `bank` (B,D), in chunks of `chunk` rows."
     return torch.cat([torch.cdist(q[i:i + chunk], bank).amin(1) for i in range(0, len(q), chunk)])
+
+# %% ../../nbs/14_anomaly.ipynb #878516ae
+class GaussianScore(nn.Module):
+    "Image scores of Gaussians on pooled features: the sum over the tapped levels of the Mahalanobis distance of each level's spatial mean."
+    def __init__(self, features:PatchFeatures, means:list, precisions:list):
+        super().__init__(); self.features, self.n = features, len(means)
+        for j, (m, p) in enumerate(zip(means, precisions)):
+            self.register_buffer(f'mu{j}', torch.as_tensor(np.asarray(m), dtype=torch.float32))
+            self.register_buffer(f'prec{j}', torch.as_tensor(np.asarray(p), dtype=torch.float32))
+    def pooled(self, x) -> list: return [m.mean((2, 3)) for m in self.features.levels(x)]
+    def forward(self, x):
+        s = 0
+        for j, v in enumerate(self.pooled(x)):
+            d = v - getattr(self, f'mu{j}'); s = s + ((d @ getattr(self, f'prec{j}')) * d).sum(1).clamp_min(0).sqrt()
+        return s
+
+def fit_gaussians(pooled:list) -> tuple:
+    "Ledoit-Wolf means, precisions and shrinkages of a list of (N, D) arrays (one per level)."
+    from sklearn.covariance import LedoitWolf
+    fits = [LedoitWolf().fit(np.asarray(p, dtype=np.float64)) for p in pooled]
+    return [f.location_ for f in fits], [f.precision_ for f in fits], [float(f.shrinkage_) for f in fits]
 
 # %% ../../nbs/14_anomaly.ipynb #cd931b4f
 class AnomalyScorer(nn.Module):
@@ -187,12 +213,27 @@ def fit_patchcore(ctx:MethodContext) -> MethodRun:
         P = torch.cat([feats(x).permute(0, 2, 3, 1).reshape(-1, feats(x[:1]).shape[1]) for x, _ in tqdm(dl, desc='patches', disable=not ctx.progress)])
     g = torch.Generator().manual_seed(ctx.seed)
     bank = P[torch.randperm(len(P), generator=g)[:r.patch_bank]].clone()
-    scorer = _standardised(PatchScore(feats, bank, r), ctx, nom)
+    return _untrained_run(ctx, PatchScore(feats, bank, r), nom, t0, dict(bank=len(bank), patches=len(P), patch_dim=int(P.shape[1])))
+
+def _untrained_run(ctx, score_fn, nom, t0, extra:dict) -> MethodRun:
+    "A detector fitted without training steps: standardise it, log one history row (validation ROC-AUC), return the run."
+    scorer = _standardised(score_fn, ctx, nom)
     valid = {} if ctx.valid_dl is None else dict(roc_auc=_auc_or_nan(ctx.va.label.to_numpy(), scores_of(scorer.score_fn, ctx.valid_dl)))
     h = pd.DataFrame([dict(epoch=0, phase='main', train_loss=np.nan, **valid, lr=0.0, time_s=time.time() - t0, img_per_s=np.nan)])
     atomic_write(ctx.run_dir/'history.csv', lambda p: h.to_csv(p, index=False))
     res = FitResult(h, {}, 0, valid, time.time() - t0, {}, [len(nom), 0], 'best', {})
-    return MethodRun(scorer, res, _state(scorer), extra=dict(nominal_train=len(nom), bank=len(bank), patches=len(P), patch_dim=int(P.shape[1])))
+    return MethodRun(scorer, res, _state(scorer), extra=dict(nominal_train=len(nom), **extra))
+
+@register_method('gaussian')
+def fit_gaussian(ctx:MethodContext) -> MethodRun:
+    "Gaussians on the pooled `patch_layers` features of the training fold's nominal images (Rippel et al. 2020); return its standardised scorer."
+    r, td, t0 = ctx.recipe, ctx.td, time.time(); nom = _nominal(ctx)
+    feats = PatchFeatures(ctx.backbone, r.patch_layers, td.channels, r.pretrained).eval()
+    probe = GaussianScore(feats, [], [])
+    with torch.no_grad():
+        pooled = [torch.cat(v).numpy() for v in zip(*[probe.pooled(x) for x, _ in tqdm(make_loader(td, 'train', nom, r, ctx.backbone, train=False), desc='pooled', disable=not ctx.progress)])]
+    mus, precs, shrink = fit_gaussians(pooled)
+    return _untrained_run(ctx, GaussianScore(feats, mus, precs), nom, t0, dict(dims=[p.shape[1] for p in pooled], shrinkage=[round(s, 4) for s in shrink]))
 
 # %% ../../nbs/14_anomaly.ipynb #718185dd
 def youden_threshold(y, s) -> float:
@@ -217,7 +258,7 @@ def apply_thresholds(df:pd.DataFrame, th:dict, by:str='') -> np.ndarray:
     return (df.score.to_numpy() >= t).astype(int)
 
 # %% ../../nbs/14_anomaly.ipynb #88ec8f0b
-ANOMALY_METHODS = ('autoencoder', 'patchcore')
+ANOMALY_METHODS = ('autoencoder', 'patchcore', 'gaussian')
 
 def anomaly_runs(study_dir) -> pd.DataFrame:
     "Complete fold runs of anomaly methods in `study_dir`: task, backbone, recipe, method, fold, path."

@@ -24,7 +24,7 @@ class StudyError(ValueError):
     """A study file or parameter is invalid; the message names the key."""
 
 # %% ../../nbs/00_config.ipynb #03d08e8a
-METHODS = ('finetune', 'lora', 'zeroshot', 'linear_probe', 'mlp_probe', 'autoencoder', 'patchcore')  # how a run fits (see `visionlab.foundation`, `visionlab.anomaly`)
+METHODS = ('finetune', 'lora', 'zeroshot', 'linear_probe', 'mlp_probe', 'autoencoder', 'patchcore', 'gaussian')  # how a run fits (see `visionlab.foundation`, `visionlab.anomaly`)
 PROBES = ('linear_probe', 'mlp_probe')  # methods that train on cached frozen features
 FEATURE_POOLS = ('avg', 'max', 'avgmax')  # how probes pool a CNN's last feature map
 HEAD_INITS = ('zero', 'probe')  # how finetune/lora start their new head
@@ -96,7 +96,7 @@ class Recipe:
     ae_ssim: float = 1.0        # autoencoder: weight of 1 - SSIM in the loss and the score map
     anomaly_reduce: str = 'topk'  # anomaly methods: image score from the map: 'mean', 'max' or 'topk'
     anomaly_topk: float = 0.01  # anomaly_reduce 'topk': share of the map's highest values averaged
-    patch_layers: list = field(default_factory=lambda: [1, 2])  # patchcore: backbone feature layers (timm feature_info indices) giving patch descriptors
+    patch_layers: list = field(default_factory=lambda: [1, 2])  # patchcore, gaussian: backbone feature layers (timm feature_info indices) giving patch descriptors
     patch_bank: int = 20000     # patchcore: nominal patches kept in the memory bank (random subsample)
     metadata: list = field(default_factory=list)  # probes: columns of the task's table fused with the image embedding (late fusion; encoding fitted on the training fold only)
     seg_arch: str = 'unet'      # segmentation tasks: smp decoder on the timm encoder named by the backbone: 'unet' or 'fpn'

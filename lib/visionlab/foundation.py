@@ -377,7 +377,7 @@ class MethodRun:
     log: pd.DataFrame|None = None  # per-round self-training log (pseudo.csv)
 
 METHOD_FNS = {}
-METHOD_MODULES = {'autoencoder': 'visionlab.anomaly', 'patchcore': 'visionlab.anomaly'}   # methods registered by a module imported on first use
+METHOD_MODULES = {'autoencoder': 'visionlab.anomaly', 'patchcore': 'visionlab.anomaly', 'gaussian': 'visionlab.anomaly'}   # methods registered by a module imported on first use
 
 def register_method(name:str):
     "Decorator registering `fn(ctx) -> MethodRun` as the method `name` (one of `visionlab.config.METHODS`)."
