@@ -1,6 +1,9 @@
-"""The long-tail toolkit end to end: every recipe of params/fmnist_lt.yaml runs through fit_fold (tiny: digits made
-long-tailed, 2 epochs), class counts come from the training fold, post-hoc adjustment keeps the raw logits."""
+"""The long-tail toolkit end to end: recipes of params/fmnist_lt.yaml run through fit_fold (tiny: digits made
+long-tailed, 2 epochs), class counts come from the training fold, post-hoc adjustment keeps the raw logits.
+By default four recipes that cover every mechanism the test checks (plain CE, post-hoc adjustment, a DRW re-weighting
+phase, a balanced-sampler last phase); `--runslow` runs every recipe of the study file (22 runs, ~5 min on 2 cores)."""
 import json
+import pytest
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 from visionlab.losses import log_prior
@@ -9,9 +12,13 @@ from conftest import vlab
 ROOT = Path(__file__).parents[1]
 
 
-def tiny_lt_study(folder):
-    "params/fmnist_lt.yaml's recipes on digits_lt (ratio 10), 2 folds, 2 epochs at 16 px (DRW phases: the last epoch)."
+CORE = ['ce', 'ce_posthoc_la', 'ldam_drw', 'ce_balanced_last']
+
+
+def tiny_lt_study(folder, only=None):
+    "params/fmnist_lt.yaml's recipes (or those named in `only`) on digits_lt (ratio 10), 2 folds, 2 epochs at 16 px (DRW phases: the last epoch)."
     d = yaml.safe_load((ROOT/'params/fmnist_lt.yaml').read_text())
+    if only: d['recipes'] = {k: v for k, v in d['recipes'].items() if k in only}
     d.update(study='lt', tasks=['digits_lt'], task_args={'digits_lt': {'ratio': 10}}, folds=2)
     d['recipe'].update(epochs=2, img_size=16, batch_size=64, warmup_epochs=0.3, eval_batch_size=256, augment='none')
     for r in d['recipes'].values():
@@ -19,8 +26,10 @@ def tiny_lt_study(folder):
     p = Path(folder)/'lt.yaml'; p.write_text(yaml.safe_dump(d)); return p, d
 
 
-def test_every_longtail_recipe_runs_through_fit_fold(tmp_path):
-    p, d = tiny_lt_study(tmp_path)
+@pytest.mark.parametrize('only', [pytest.param(CORE, id='core'), pytest.param(None, id='every_recipe', marks=pytest.mark.slow)])
+def test_longtail_recipes_run_through_fit_fold(tmp_path, only):
+    p, d = tiny_lt_study(tmp_path, only)
+    assert set(CORE) <= set(d['recipes']) and any(r.get('drw_mode') == 'weights' for r in d['recipes'].values())
     r = vlab('run', p, '--workers', 2, '--runs', tmp_path/'runs', cwd=tmp_path, check=True, timeout=900)
     sd = tmp_path/'runs/lt'; folds = pd.read_csv(sd/'digits_lt/folds.csv')
     assert sorted(x.name for x in (sd/'digits_lt/cnn_small').iterdir()) == sorted(d['recipes'])
