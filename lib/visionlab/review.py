@@ -4,7 +4,7 @@
 
 # %% ../../nbs/17_review.ipynb #7fabeef0
 from __future__ import annotations
-import csv, fcntl, io, json, os, threading, webbrowser
+import csv, fcntl, io, json, os, textwrap, threading, webbrowser
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -328,14 +328,14 @@ def contact_sheet(study_dir, # runs/<study>
                  ) -> Image.Image:
     "The queue's images `start`..`start+n` in a grid, captioned `rank given>top` (class numbers; legend below); saved as PNG at `path`."
     q = ReviewQueue(study_dir, task); t = q.table.iloc[start:start + n]; rows = -(-len(t) // cols); cap = 14
-    legend = ['  '.join(f'{i}={c}' for i, c in enumerate(q.classes))[k:k + 160] for k in range(0, len(', '.join(q.classes)) * 2 + 1, 160)]
+    legend = textwrap.wrap('  '.join(f'{i}={c}' for i, c in enumerate(q.classes)), max(20, cols * tile // 7))   # ~7 px per character
     sheet = Image.new('RGB', (cols * tile, rows * (tile + cap) + 14 * len(legend) + 4), 'white'); draw = ImageDraw.Draw(sheet)
     for k, r in enumerate(t.itertuples()):
         x, y = (k % cols) * tile, (k // cols) * (tile + cap)
         im = Image.fromarray(load_image(q.td, 'train', q.td.train.iloc[q.rows[r.id]])).convert('RGB').resize((tile - 2, tile - 2), Image.NEAREST)
         sheet.paste(im, (x + 1, y + 1))
         draw.text((x + 2, y + tile), f'{start + k + 1} {r.label}>{r.pred}', fill='black' if r.label == r.pred else (200, 0, 0))
-    for i, line in enumerate(l for l in legend if l): draw.text((4, rows * (tile + cap) + 2 + 14 * i), line, fill='black')
+    for i, line in enumerate(legend): draw.text((4, rows * (tile + cap) + 2 + 14 * i), line, fill='black')
     if path: Path(path).parent.mkdir(parents=True, exist_ok=True); sheet.save(path)
     return sheet
 
