@@ -200,7 +200,7 @@ kbd{border:1px solid #777;border-bottom-width:2px;border-radius:4px;padding:0 5p
 let cur = null, typed = '';
 const $ = id => document.getElementById(id);
 const esc = s => String(s).replace(/[&<>"]/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}[c]));
-const pct = p => (100 * p).toFixed(1) + '%';
+const pct = p => p > 0 && p < 0.001 ? '<0.1%' : (100 * p).toFixed(1) + '%';
 async function call(url, body) {
   const r = await fetch(url, body === undefined ? {} : {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
   const j = await r.json();
