@@ -140,6 +140,8 @@ def check_grid(s:Study) -> Study:
         try: pair = parse_pair(t); task_reader(t)
         except ValueError as e: raise StudyError(f'tasks: {e}') from None
         if pair and pair[0] not in s.tasks[:i]: raise StudyError(f"tasks: pair task '{t}' reuses the folds of '{pair[0]}': list '{pair[0]}' before it")
+    seg = [t for t in s.tasks if s.review and t.partition(VARIANT_SEP)[0] in SEG_TASKS and (Path(s.review)/t/REVIEW_FILE).exists()]
+    if seg: raise StudyError(f"'review': {s.review}/{seg[0]}/{REVIEW_FILE} reviews a segmentation task; reviews apply to classification tasks only")
     for b in s.backbones:
         try: check_backbone(b)
         except ValueError as e: raise StudyError(f'backbones: {e}') from None
