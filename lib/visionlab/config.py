@@ -14,10 +14,10 @@ import yaml
 __all__ = ['METHODS', 'PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'SAFE_NAME', 'COMBINE_KEYS', 'EXECUTORS', 'SLURM_KEYS',
            'VARIANT_SEP', 'RUN_FILES', 'OPTIONAL_FILES', 'OOF_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study',
            'check_value', 'from_dict', 'check_name', 'folder_name', 'check_axis', 'value_text', 'grid_points',
-           'grid_name', 'check_grid_block', 'check_combine', 'check_executor', 'expand_task_grid', 'check_study',
-           'load_study', 'study_recipes', 'seed_everything', 'params_hash', 'atomic_write', 'write_json', 'write_csv',
-           'repo_root', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift', 'environment_yml',
-           'env_info']
+           'grid_name', 'check_grid_block', 'check_combine', 'check_executor', 'expand_task_grid', 'check_review',
+           'check_study', 'load_study', 'study_recipes', 'seed_everything', 'params_hash', 'atomic_write', 'write_json',
+           'write_csv', 'repo_root', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift',
+           'environment_yml', 'env_info']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
 class StudyError(ValueError):
@@ -134,6 +134,7 @@ class Study:
     combine: dict = field(default_factory=dict)     # paper layer: which models the ensembles combine (select: all | best_per_backbone, or models: [...]) and which combiners run (combiners: [...])
     executor: str = 'local'     # where runs execute: 'local' (worker processes on this machine) or 'slurm' (one job array through submitit)
     slurm: dict = field(default_factory=dict)       # executor 'slurm': partition, time_min, cpus_per_task, mem_gb, gpus_per_task, max_running, sbatch: {option: value}, setup: [shell lines]
+    review: str = ''            # a reviewed study's folder (runs/<study>): its <task>/review.csv decisions (relabel, set aside) apply to this study's train rows; '' = none
 
 # %% ../../nbs/00_config.ipynb #580ba651
 _TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'list': list, 'dict': dict}
@@ -269,6 +270,18 @@ def expand_task_grid(s:Study) -> Study:
             tasks.append(name); args[name] = {**s.task_args.get(t, {}), **pt}
     return dataclasses.replace(s, tasks=tasks, task_args=args, task_grid={})
 
+# %% ../../nbs/00_config.ipynb #a95d93b0
+def check_review(s:Study) -> Study:
+    "Validate `s.review`: '' or an existing study folder with a `<task>/review.csv` for one of the study's tasks, and no pair tasks."
+    if not s.review: return s
+    d = Path(s.review)
+    if not d.is_dir(): raise StudyError(f"'review': study folder {s.review} not found (name the reviewed study's folder, e.g. runs/fmnist)")
+    if not any((d/t/'review.csv').exists() for t in s.tasks):
+        raise StudyError(f"'review': {s.review} has no <task>/review.csv for the study's tasks ({', '.join(s.tasks)}): review them first with `vlab review {s.review}`")
+    pairs = [t for t in s.tasks if re.search(r'\.\d+v\d+$', t)]
+    if pairs: raise StudyError(f"'review' applies to plain tasks only, not to the pair task '{pairs[0]}' (its rows come from the parent task)")
+    return s
+
 # %% ../../nbs/00_config.ipynb #509c4143
 def check_study(s:Study) -> Study:
     "Validate cross-field rules of a study (names, folds, vary keys); returns it with its `task_grid` expanded into tasks."
@@ -281,7 +294,7 @@ def check_study(s:Study) -> Study:
     for k, vals in s.vary.items(): check_axis('vary', k, vals)
     for name, ch in s.recipes.items():
         check_name(name, f'recipes.{name}'); from_dict(Recipe, ch or {}, f'recipes.{name}.')
-    check_grid_block(s); check_combine(s); check_executor(s)
+    check_grid_block(s); check_combine(s); check_executor(s); check_review(s)
     return s
 
 # %% ../../nbs/00_config.ipynb #9b6c0058

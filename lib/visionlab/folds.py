@@ -4,6 +4,7 @@
 
 # %% ../../nbs/02_folds.ipynb #ead74595
 from __future__ import annotations
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -12,7 +13,9 @@ from .config import write_csv
 from .data import TaskData, DataError, checked_task, drop_empty_classes, scan_images
 
 # %% auto #0
-__all__ = ['image_hashes', 'split_groups', 'assign_folds', 'check_leakage', 'prepare_task', 'parent_folds', 'fold_tables']
+__all__ = ['REVIEW_FILE', 'REVIEW_APPLIED', 'REVIEW_DECISIONS', 'REVIEW_COLUMNS', 'CHANGES', 'image_hashes', 'split_groups',
+           'assign_folds', 'check_leakage', 'read_review', 'review_hash', 'apply_review', 'review_decisions',
+           'check_review_applied', 'prepare_task', 'parent_folds', 'fold_tables']
 
 # %% ../../nbs/02_folds.ipynb #7056a1a6
 def image_hashes(td:TaskData, split:str='train', cache=None) -> pd.Series:
@@ -71,18 +74,110 @@ def _load_folds(td:TaskData, path:Path, n_folds:int) -> pd.DataFrame:
                         f"vs {len(td.train)} ids / {n_folds} folds): delete it to make a new split")
     return check_leakage(folds, str(path))
 
+# %% ../../nbs/02_folds.ipynb #e28a37b2
+REVIEW_FILE = 'review.csv'                # the review page's decision log, in runs/<study>/<task>/ (append-only)
+REVIEW_APPLIED = 'review_applied.csv'     # the effective decisions a study applies to a task, beside its folds.csv
+REVIEW_DECISIONS = ('keep', 'relabel', 'set_aside', 'undo')
+REVIEW_COLUMNS = ['id', 'decision', 'new_label', 'time']
+
+def _review_log(path:Path) -> pd.DataFrame:
+    try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e: raise DataError(f'{path}: not a readable review CSV ({e})') from None
+    miss = [c for c in REVIEW_COLUMNS if c not in df]
+    if miss: raise DataError(f"{path}: missing column(s) {', '.join(miss)} (a review log has {', '.join(REVIEW_COLUMNS)})")
+    return df.assign(line=np.arange(len(df)) + 2)
+
+def read_review(path, # a review.csv (or review_applied.csv); a missing file means no decisions
+               ) -> pd.DataFrame:
+    "Effective decisions of a review log: per id its latest decision not reversed by an `undo` line (columns id, decision, new_label, time, line)."
+    path = Path(path)
+    if not path.exists(): return pd.DataFrame(columns=[*REVIEW_COLUMNS, 'line'])
+    active = []   # decisions not undone, in file order
+    for r in _review_log(path).to_dict('records'):
+        where = f"{path} line {r['line']}"
+        if r['decision'] not in REVIEW_DECISIONS: raise DataError(f"{where}: decision {r['decision']!r} is not one of {', '.join(REVIEW_DECISIONS)}")
+        if r['decision'] == 'relabel' and not r['new_label']: raise DataError(f"{where}: 'relabel' of id {r['id']!r} has no new_label")
+        if r['decision'] != 'undo': active.append(r); continue
+        k = next((j for j in range(len(active) - 1, -1, -1) if active[j]['id'] == r['id']), None)
+        if k is None: raise DataError(f"{where}: 'undo' of id {r['id']!r}, which has no decision left to reverse")
+        active.pop(k)
+    out = pd.DataFrame(active, columns=[*REVIEW_COLUMNS, 'line']).drop_duplicates('id', keep='last')
+    return out.sort_values('line', ignore_index=True)
+
+# %% ../../nbs/02_folds.ipynb #b5990697
+CHANGES = ('relabel', 'set_aside')   # decisions that change the training data (and so the runs)
+
+def review_hash(decisions:pd.DataFrame, # `read_review` output
+               ) -> str:
+    "Short hash of the data-changing decisions (relabel, set aside), '' when there are none: the part of a run's key the review sets."
+    d = decisions[decisions.decision.isin(CHANGES)].sort_values('id')
+    if d.empty: return ''
+    return hashlib.sha1('\n'.join(f'{i}\t{x}\t{n}' for i, x, n in zip(d.id, d.decision, d.new_label)).encode()).hexdigest()[:12]
+
+# %% ../../nbs/02_folds.ipynb #4bdea66f
+def apply_review(td:TaskData, # the task (after quarantine)
+                 decisions:pd.DataFrame, # `read_review` output
+                 source='review.csv', # the file the decisions came from (named in errors)
+                ) -> TaskData:
+    "`td` with set-aside train rows dropped and relabelled ones relabelled; a decision on a test row, an unknown id or class is a `DataError`."
+    d = decisions[decisions.decision.isin(CHANGES)]
+    if d.empty: return td
+    ids = td.train.id.astype(str); known = set(ids); test = set() if td.test is None else set(td.test.id.astype(str))
+    names = {c: i for i, c in enumerate(td.classes)}
+    for r in d.itertuples():
+        where = f"{source} line {r.line}: id {r.id!r}"
+        if r.id in test and r.id not in known: raise DataError(f'{where} is a test row: the test split is never reviewed or relabelled')
+        if r.id not in known: raise DataError(f"{where} is not a train row of task '{td.name}' (another task or subset, or quarantined)")
+        if r.decision == 'relabel' and r.new_label not in names: raise DataError(f"{where}: new_label {r.new_label!r} is not a class of task '{td.name}' ({', '.join(td.classes)})")
+    new = dict(zip(d.id[d.decision == 'relabel'], d.new_label[d.decision == 'relabel'].map(names)))
+    train = td.train.assign(label=[new.get(i, l) for i, l in zip(ids, td.train.label)])
+    return drop_empty_classes(replace(td, train=train[~ids.isin(set(d.id[d.decision == 'set_aside']))]))
+
+# %% ../../nbs/02_folds.ipynb #058f1c64
+def review_decisions(task_dir, # runs/<study>/<task>
+                     review:str|None=None, # None: the snapshot `task_dir/review_applied.csv` (a run); '': no review (the snapshot is removed); a path: that review.csv, snapshotted
+                    ) -> tuple:
+    "`(decisions, source)` a task applies: a review.csv's effective decisions (saved as the task's snapshot), the snapshot itself, or none."
+    snap = Path(task_dir)/REVIEW_APPLIED
+    if review is None: return read_review(snap), snap
+    if not review: snap.unlink(missing_ok=True); return read_review(snap), snap
+    d = read_review(review)
+    if review_hash(d): write_csv(d[REVIEW_COLUMNS], snap)
+    else: snap.unlink(missing_ok=True)
+    return d, Path(review)
+
+def check_review_applied(task_dir, # runs/<study>/<task>
+                         key:str, # the `review_hash` the run was keyed with ('' = no review)
+                        ) -> str:
+    "`key` when the task's `review_applied.csv` snapshot (what a run applies) has that `review_hash`, else a `DataError`."
+    snap = Path(task_dir)/REVIEW_APPLIED; got = review_hash(read_review(snap))
+    if got != key: raise DataError(f"{snap}: its decisions (hash {got or 'none'}) are not those this run was keyed with ({key or 'none'}): "
+                                   "the review changed after the grid started; run `vlab run` again")
+    return key
+
 # %% ../../nbs/02_folds.ipynb #6b7e584a
-def prepare_task(td:TaskData, task_dir, n_folds:int=5, seed:int=0, quarantine:bool=False, min_per_class:int=0):
-    "Validated `TaskData` and its folds table, reusing `task_dir/folds.csv` when it exists."
+def _reviewed(td:TaskData, folds:pd.DataFrame|None, decisions:pd.DataFrame, source) -> tuple:
+    "`td` and `folds` after the review: set-aside rows dropped from both, relabelled rows relabelled in both."
+    td = apply_review(td, decisions, source)
+    if folds is None: return td, None
+    folds = folds[folds.id.isin(set(td.train.id))].copy()
+    return td, folds.assign(label=folds.id.map(td.train.set_index('id').label))
+
+def prepare_task(td:TaskData, task_dir, n_folds:int=5, seed:int=0, quarantine:bool=False, min_per_class:int=0,
+                 review:str|None=None): # None: apply the task's review snapshot if any (a run); '': none; a review.csv: apply it (the grid)
+    "Validated (and reviewed) `TaskData` and its folds table, reusing `task_dir/folds.csv` when it exists."
     task_dir = Path(task_dir); path = task_dir/'folds.csv'   # min_per_class: least images of an inferred class (with n_folds)
-    if td.parent and n_folds: return parent_folds(td, task_dir, n_folds)
-    if n_folds and path.exists(): td = _apply_quarantine(td, task_dir); return td, _load_folds(td, path, n_folds)
+    if td.parent and n_folds:
+        if review: raise DataError(f"pair task '{td.name}': a review applies to plain tasks only (review the parent task '{td.parent}')")
+        return parent_folds(td, task_dir, n_folds)
+    decisions, source = review_decisions(task_dir, review)
+    if n_folds and path.exists(): td = _apply_quarantine(td, task_dir); return _reviewed(td, _load_folds(td, path, n_folds), decisions, source)
     td = checked_task(td, task_dir, quarantine, max(n_folds, min_per_class))
-    if not n_folds: return td, None
+    if not n_folds: return _reviewed(td, None, decisions, source)
     cols = [c for c in ['id', 'label', 'group'] if c in td.train]
     folds = check_leakage(assign_folds(td.train[cols].assign(hash=image_hashes(td)), n_folds, seed), str(path))
-    write_csv(folds, path)
-    return td, folds
+    write_csv(folds, path)   # made before the review: a reviewed study keeps the original folds of the surviving rows
+    return _reviewed(td, folds, decisions, source)
 
 # %% ../../nbs/02_folds.ipynb #a02352ab
 def parent_folds(td:TaskData, # a pair task (`td.parent` set)

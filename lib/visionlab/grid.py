@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .config import Study, Recipe, from_dict, atomic_write, load_study, study_recipes, repo_root, write_json, StudyError, check_value, check_executor, folder_name, VARIANT_SEP, METHODS, PROBES, FEATURE_POOLS, HEAD_INITS
 from importlib import resources
 from .data import SEG_TASKS, TASKS, get_task, class_counts, DataError, parse_pair, task_reader
-from .folds import prepare_task
+from .folds import prepare_task, read_review, review_hash, REVIEW_FILE
 from .augment import AUGMENTS
 from .models import check_backbone
 from .losses import LOSSES
@@ -24,7 +24,7 @@ from .ensemble import complete_runs
 from .report import write_paper_readme, fewshot_runs
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'ACTIVE_STATES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'expand_grid',
+__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'ACTIVE_STATES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'review_key', 'expand_grid',
            'check_task_args', 'prompt_languages', 'check_grid', 'is_complete', 'template', 'worker_id', 'execute_run',
            'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'visible_gpus',
            'expand_array_id', 'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs', 'active_runs', 'slurm_executor',
@@ -50,14 +50,21 @@ def task_args_of(s:Study, # the study
     return s.task_args.get(task, s.task_args.get(pair[0], {}) if pair else {})
 
 # %% ../../nbs/11_grid.ipynb #a1d288df
+def review_key(s:Study, # the study
+               task:str, # one of its tasks
+              ) -> str:
+    "`review_hash` of the decisions study `s` applies to `task` (its `review:` folder's `<task>/review.csv`; '' without one): part of every run's key."
+    return review_hash(read_review(Path(s.review)/task/REVIEW_FILE)) if s.review else ''
+
 def expand_grid(s:Study, runs_root='runs') -> list:
     "Every run of study `s`: task × backbone × recipe × fold (plus a `full` refit when `s.refit`)."
     sd = Path(runs_root).absolute()/s.study
     folds = list(range(s.folds)) + [-1] * s.refit
+    rk = {t: review_key(s, t) for t in s.tasks}
     return [RunSpec(sd/t/folder_name(b)/rn/(f'fold{k}' if k >= 0 else 'full'),
                     dict(study=s.study, study_dir=str(sd), task=t, task_args=task_args_of(s, t), backbone=b, recipe=rn,
                          hparams=dataclasses.asdict(r), fold=k, n_folds=s.folds, seed=s.seed, quarantine=s.quarantine,
-                         min_per_class=s.min_per_class, threads=s.threads, progress=False),
+                         min_per_class=s.min_per_class, threads=s.threads, review=rk[t], progress=False),
                     'fit_seg' if t.partition(VARIANT_SEP)[0] in SEG_TASKS else 'fit_fold')
             for t in s.tasks for b in s.backbones for rn, r in study_recipes(s).items() for k in folds]
 
@@ -133,6 +140,8 @@ def check_grid(s:Study) -> Study:
         try: pair = parse_pair(t); task_reader(t)
         except ValueError as e: raise StudyError(f'tasks: {e}') from None
         if pair and pair[0] not in s.tasks[:i]: raise StudyError(f"tasks: pair task '{t}' reuses the folds of '{pair[0]}': list '{pair[0]}' before it")
+    seg = [t for t in s.tasks if s.review and t.partition(VARIANT_SEP)[0] in SEG_TASKS and (Path(s.review)/t/REVIEW_FILE).exists()]
+    if seg: raise StudyError(f"'review': {s.review}/{seg[0]}/{REVIEW_FILE} reviews a segmentation task; reviews apply to classification tasks only")
     for b in s.backbones:
         try: check_backbone(b)
         except ValueError as e: raise StudyError(f'backbones: {e}') from None
@@ -152,14 +161,14 @@ def check_grid(s:Study) -> Study:
     return s
 
 # %% ../../nbs/11_grid.ipynb #4e41f384
-_KEYS = ['task', 'task_args', 'backbone', 'hparams', 'fold', 'n_folds', 'seed', 'quarantine', 'min_per_class', 'threads']
+_KEYS = ['task', 'task_args', 'backbone', 'hparams', 'fold', 'n_folds', 'seed', 'quarantine', 'min_per_class', 'threads', 'review']
 
 def is_complete(spec:RunSpec) -> bool:
-    "Whether `spec.run_dir` holds a finished run made with the same parameters."
+    "Whether `spec.run_dir` holds a finished run made with the same parameters (and the same reviewed labels)."
     if not (spec.run_dir/'DONE').exists(): return False
-    done = json.loads((spec.run_dir/'params.json').read_text())
+    done = {'review': '', **json.loads((spec.run_dir/'params.json').read_text())}   # a run older than reviews applied none
     done['hparams'] = {**dataclasses.asdict(Recipe()), **(done.get('hparams') or {})}   # fields newer than the run: their defaults
-    return all(done.get(k) == spec.params[k] for k in _KEYS)
+    return all(done.get(k) == spec.params.get(k, '') for k in _KEYS)
 
 # %% ../../nbs/11_grid.ipynb #11badf31
 def template(name:str) -> Path:
@@ -262,7 +271,8 @@ def prepare_study(s:Study, study_dir:Path, tasks:dict|None=None) -> dict:
     "Validate every task's data and make its folds (once, before any run), print class counts; save the resolved study."
     tasks = tasks or read_tasks(s)
     study_dir.mkdir(parents=True, exist_ok=True); write_json(dataclasses.asdict(s), study_dir/'study.json')
-    out = {t: prepare_task(td, study_dir/t, s.folds, s.seed, s.quarantine, min_per_class=s.min_per_class)[0] for t, td in tasks.items()}
+    out = {t: prepare_task(td, study_dir/t, s.folds, s.seed, s.quarantine, min_per_class=s.min_per_class,
+                          review=str(Path(s.review)/t/REVIEW_FILE) if s.review else '')[0] for t, td in tasks.items()}
     for t, td in out.items(): print(f'{t}: images per class\n' + class_counts(td).to_string(index=False))
     return out
 

@@ -718,6 +718,7 @@ ASSET_NOTES = {  # file stem -> what that table or figure shows (one line of the
     'risk': 'bootstrap 95% CI of every headline metric of each model and ensemble (test, else OOF), and group-holdout accuracy when the task has groups',
     'risk_groups': 'metric per held-out group (worst first), for tasks with a group column',
     'routing': 'two-stage routing: per second predictor and gate, the routed fraction and weight (nested CV on OOF), rows routed and accuracy before and after, OOF and test',
+    'review': 'the review page (vlab review): images reviewed, kept, relabelled and set aside (after undo), and the probability-mean ensemble\'s OOF and test acc before and after applying a review',
     'experts': 'pair experts: per pair task, the margin threshold (nested CV on OOF), rows re-split by the binary expert and accuracy before and after, OOF and test',
 }
 SUFFIX_ORDER = {'.tex': 0, '.csv': 1, '.png': 2, '.pdf': 3}  # how a stem's files are listed
