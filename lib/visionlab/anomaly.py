@@ -108,7 +108,7 @@ def nearest_distance(q:torch.Tensor, bank:torch.Tensor, chunk:int=4096) -> torch
     "Euclidean distance of every row of `q` (M,D) to its nearest row of `bank` (B,D), in chunks of `chunk` rows."
     return torch.cat([torch.cdist(q[i:i + chunk], bank).amin(1) for i in range(0, len(q), chunk)])
 
-# %% ../../nbs/14_anomaly.ipynb #878516ae
+# %% ../../nbs/14_anomaly.ipynb #c4cbb0a6
 class GaussianScore(nn.Module):
     "Image scores of Gaussians on pooled features: the sum over the tapped levels of the Mahalanobis distance of each level's spatial mean."
     def __init__(self, features:PatchFeatures, means:list, precisions:list):
