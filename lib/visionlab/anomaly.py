@@ -99,6 +99,10 @@ class PatchFeatures(nn.Module):
         except _Deep: pass
         return [self.taps[l] for l in self.layers]
 
+    def pooled(self, x:torch.Tensor) -> list:
+        "The spatial means (N, C) of the `layers` maps of images `x`."
+        return [m.mean((2, 3)) for m in self.levels(x)]
+
     def forward(self, x:torch.Tensor) -> torch.Tensor:
         maps = [F.avg_pool2d(m, 3, 1, 1) for m in self.levels(x)]
         size = maps[0].shape[-2:]
@@ -116,10 +120,9 @@ class GaussianScore(nn.Module):
         for j, (m, p) in enumerate(zip(means, precisions)):
             self.register_buffer(f'mu{j}', torch.as_tensor(np.asarray(m), dtype=torch.float32))
             self.register_buffer(f'prec{j}', torch.as_tensor(np.asarray(p), dtype=torch.float32))
-    def pooled(self, x) -> list: return [m.mean((2, 3)) for m in self.features.levels(x)]
     def forward(self, x):
         s = 0
-        for j, v in enumerate(self.pooled(x)):
+        for j, v in enumerate(self.features.pooled(x)):
             d = v - getattr(self, f'mu{j}'); s = s + ((d @ getattr(self, f'prec{j}')) * d).sum(1).clamp_min(0).sqrt()
         return s
 
@@ -229,9 +232,8 @@ def fit_gaussian(ctx:MethodContext) -> MethodRun:
     "Gaussians on the pooled `patch_layers` features of the training fold's nominal images (Rippel et al. 2020); return its standardised scorer."
     r, td, t0 = ctx.recipe, ctx.td, time.time(); nom = _nominal(ctx)
     feats = PatchFeatures(ctx.backbone, r.patch_layers, td.channels, r.pretrained).eval()
-    probe = GaussianScore(feats, [], [])
     with torch.no_grad():
-        pooled = [torch.cat(v).numpy() for v in zip(*[probe.pooled(x) for x, _ in tqdm(make_loader(td, 'train', nom, r, ctx.backbone, train=False), desc='pooled', disable=not ctx.progress)])]
+        pooled = [torch.cat(v).numpy() for v in zip(*[feats.pooled(x) for x, _ in tqdm(make_loader(td, 'train', nom, r, ctx.backbone, train=False), desc='pooled', disable=not ctx.progress)])]
     mus, precs, shrink = fit_gaussians(pooled)
     return _untrained_run(ctx, GaussianScore(feats, mus, precs), nom, t0, dict(dims=[p.shape[1] for p in pooled], shrinkage=[round(s, 4) for s in shrink]))
 

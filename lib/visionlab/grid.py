@@ -24,11 +24,11 @@ from .ensemble import complete_runs
 from .report import write_paper_readme, fewshot_runs
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'ACTIVE_STATES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'review_key', 'expand_grid',
-           'check_task_args', 'prompt_languages', 'check_grid', 'is_complete', 'template', 'worker_id', 'execute_run',
-           'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'visible_gpus',
-           'expand_array_id', 'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs', 'active_runs', 'slurm_executor',
-           'recipes_line', 'run_grid', 'study_status', 'paper_tasks', 'environ', 'run_paper']
+__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'ACTIVE_STATES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'review_file', 'review_key',
+           'expand_grid', 'check_task_args', 'prompt_languages', 'check_grid', 'is_complete', 'template', 'worker_id',
+           'execute_run', 'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table',
+           'visible_gpus', 'expand_array_id', 'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs', 'active_runs',
+           'slurm_executor', 'recipes_line', 'run_grid', 'study_status', 'paper_tasks', 'environ', 'run_paper']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -50,11 +50,17 @@ def task_args_of(s:Study, # the study
     return s.task_args.get(task, s.task_args.get(pair[0], {}) if pair else {})
 
 # %% ../../nbs/11_grid.ipynb #a1d288df
+def review_file(s:Study, # the study
+                task:str, # one of its tasks
+               ) -> Path|None:
+    "The review log study `s` applies to `task` (its `review:` folder's `<task>/review.csv`), None without a `review:`."
+    return Path(s.review)/task/REVIEW_FILE if s.review else None
+
 def review_key(s:Study, # the study
                task:str, # one of its tasks
               ) -> str:
-    "`review_hash` of the decisions study `s` applies to `task` (its `review:` folder's `<task>/review.csv`; '' without one): part of every run's key."
-    return review_hash(read_review(Path(s.review)/task/REVIEW_FILE)) if s.review else ''
+    "`review_hash` of the decisions study `s` applies to `task` ('' without one): part of every run's key."
+    return review_hash(read_review(review_file(s, task))) if s.review else ''
 
 def expand_grid(s:Study, runs_root='runs') -> list:
     "Every run of study `s`: task × backbone × recipe × fold (plus a `full` refit when `s.refit`)."
@@ -140,7 +146,7 @@ def check_grid(s:Study) -> Study:
         try: pair = parse_pair(t); task_reader(t)
         except ValueError as e: raise StudyError(f'tasks: {e}') from None
         if pair and pair[0] not in s.tasks[:i]: raise StudyError(f"tasks: pair task '{t}' reuses the folds of '{pair[0]}': list '{pair[0]}' before it")
-    seg = [t for t in s.tasks if s.review and t.partition(VARIANT_SEP)[0] in SEG_TASKS and (Path(s.review)/t/REVIEW_FILE).exists()]
+    seg = [t for t in s.tasks if s.review and t.partition(VARIANT_SEP)[0] in SEG_TASKS and review_file(s, t).exists()]
     if seg: raise StudyError(f"'review': {s.review}/{seg[0]}/{REVIEW_FILE} reviews a segmentation task; reviews apply to classification tasks only")
     for b in s.backbones:
         try: check_backbone(b)
@@ -272,7 +278,7 @@ def prepare_study(s:Study, study_dir:Path, tasks:dict|None=None) -> dict:
     tasks = tasks or read_tasks(s)
     study_dir.mkdir(parents=True, exist_ok=True); write_json(dataclasses.asdict(s), study_dir/'study.json')
     out = {t: prepare_task(td, study_dir/t, s.folds, s.seed, s.quarantine, min_per_class=s.min_per_class,
-                          review=str(Path(s.review)/t/REVIEW_FILE) if s.review else '')[0] for t, td in tasks.items()}
+                          review=str(review_file(s, t) or ''))[0] for t, td in tasks.items()}
     for t, td in out.items(): print(f'{t}: images per class\n' + class_counts(td).to_string(index=False))
     return out
 
