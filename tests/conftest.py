@@ -1,5 +1,5 @@
 """Shared fixtures: tiny real studies (digits, Fashion-MNIST subsets) run through the real grid into temp folders."""
-import os, subprocess, sys
+import contextlib, io, os, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -17,6 +17,16 @@ def pytest_configure(config):
     config.addinivalue_line('markers', 'slurm: runs jobs through a throw-away single-node SLURM (tests/slurm_cluster.sh); skipped where it cannot start')
 
 
+def pytest_terminal_summary(terminalreporter):
+    "Append every skipped test and its reason to `$VLAB_SKIPS`, the skip log `make test` summarises last."
+    log = os.environ.get('VLAB_SKIPS')
+    if not log: return
+    with open(log, 'a') as f:
+        for rep in terminalreporter.stats.get('skipped', []):
+            reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+            f.write(f"skipped: {rep.nodeid}: {reason.removeprefix('Skipped: ')}\n")
+
+
 def pytest_collection_modifyitems(config, items):
     if config.getoption('--runslow'): return
     skip = pytest.mark.skip(reason='slow: use --runslow')
@@ -24,9 +34,22 @@ def pytest_collection_modifyitems(config, items):
         if 'slow' in it.keywords: it.add_marker(skip)
 
 
-def vlab(*args, cwd=None, check=False, timeout=600):
-    "Run the `vlab` console script of this environment; returns the CompletedProcess."
-    r = subprocess.run([VLAB, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+def vlab(*args, cwd=None, check=False, timeout=600, subprocess_=False):
+    """Run `vlab <args>` (in `cwd`) and return a CompletedProcess: the console script's own entry point, called in this
+    process (the imports are paid once per test session), or, with `subprocess_`, the console script itself."""
+    argv = [VLAB, *map(str, args)]
+    if subprocess_: r = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    else:
+        from visionlab.cli import vlab as entry
+        out, err, rc, old = io.StringIO(), io.StringIO(), 0, (sys.argv, os.getcwd())
+        try:
+            sys.argv = argv; os.chdir(cwd or old[1])
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try: entry()
+                except SystemExit as e:   # what the interpreter would print and return for `sys.exit(code)`
+                    rc = e.code if isinstance(e.code, int) else (print(e.code, file=sys.stderr) or 1) if e.code is not None else 0
+        finally: sys.argv = old[0]; os.chdir(old[1])
+        r = subprocess.CompletedProcess(argv, rc, out.getvalue(), err.getvalue())
     if check and r.returncode: raise AssertionError(f'vlab {args} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}')
     return r
 

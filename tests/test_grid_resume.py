@@ -24,7 +24,7 @@ def test_killed_worker_is_redone_alone(tmp_path):
     base = sd/'digits/cnn_small/base'
     wait_for(lambda: (base/'fold0/DONE').exists(), what='fold0 done')
     pidfile = wait_for(lambda: next(iter(base.glob('.fold1.partial-*/worker.pid')), None), what='fold1 started')
-    time.sleep(3)                                       # mid-run: the kernel is importing / training
+    time.sleep(0.5)                                     # mid-run: a warm run is past its start within a second
     os.killpg(int(pidfile.read_text().split()[0]), signal.SIGKILL)  # kill the worker running fold1 (worker.pid: "pid host slurm-job")
     out, err = grid.communicate(timeout=300)
     assert grid.returncode != 0 and '1 run(s) failed' in err
@@ -43,7 +43,7 @@ def test_interrupted_grid_resumes(tmp_path):
     grid = subprocess.Popen([VLAB, 'run', p, '--runs', tmp_path/'runs'], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = sd/'digits/cnn_small/base'
     wait_for(lambda: next(iter(base.glob('.fold0.partial-*/worker.pid')), None), what='fold0 started')
-    time.sleep(4); grid.send_signal(signal.SIGTERM); _, err = grid.communicate(timeout=120)
+    time.sleep(0.5); grid.send_signal(signal.SIGTERM); _, err = grid.communicate(timeout=120)
     assert grid.returncode == 130 and 'interrupted' in err and 'Traceback' not in err and fold_dirs(sd) == []
     vlab('run', p, '--runs', tmp_path/'runs', cwd=tmp_path, check=True)
     assert fold_dirs(sd) == ['fold0', 'fold1'] and not list(base.glob('.*partial*'))

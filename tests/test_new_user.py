@@ -41,13 +41,16 @@ def test_user_input_errors_are_one_line_before_anything_is_written(tmp_path):
     assert not runs.exists()
 
 
-def test_same_numbers_with_one_or_two_workers(tmp_path):
+def test_same_numbers_with_one_or_two_workers_warm_or_cold(tmp_path):
+    "One warm worker, two warm workers, and a fresh papermill process per run (`--cold`) give bit-identical OOF and test logits."
     study = "study: det\ntasks: [digits]\nbackbones: [cnn_small]\nfolds: 2\n" + TINY
     p = write_study(tmp_path, study)
-    for w in (1, 2): vlab('run', p, '--workers', w, '--runs', tmp_path/f'runs{w}', cwd=tmp_path, check=True)
+    ways = {'w1': ['--workers', 1], 'w2': ['--workers', 2], 'cold': ['--workers', 2, '--cold']}
+    outs = {name: vlab('run', p, *args, '--runs', tmp_path/name, cwd=tmp_path, check=True).stdout for name, args in ways.items()}
     for k in (0, 1):
-        a, b = (pd.read_parquet(tmp_path/f'runs{w}/det/digits/cnn_small/base/fold{k}/oof.parquet') for w in (1, 2))
-        pd.testing.assert_frame_equal(a, b, check_exact=True)                          # bit-identical logits
+        a, *others = (pd.read_parquet(tmp_path/f'{w}/det/digits/cnn_small/base/fold{k}/oof.parquet') for w in ways)
+        for b in others: pd.testing.assert_frame_equal(a, b, check_exact=True)          # bit-identical logits
+    assert '2 warm worker(s)' in outs['w2'] and '(cold)' in outs['cold']   # each path really ran
 
 
 def test_one_grid_per_study(tmp_path):

@@ -21,9 +21,10 @@ def vlab_run(study:str,           # study file, e.g. params/quickstart.yaml
              dry_run:bool=False,  # only list what would run
              executor:str='',     # local or slurm (default: the study's `executor`)
              detach:bool=False,   # slurm: return once the job array is submitted (follow it with `vlab status`)
-             gpus:str=''):        # local: GPU ids for the workers, e.g. 0,1 (default: every visible GPU; none: CPU only)
+             gpus:str='',         # local: GPU ids for the workers, e.g. 0,1 (default: every visible GPU; none: CPU only)
+             cold:bool=False):    # start each run in its own papermill process instead of forking a warm worker
     "Run every incomplete run of a study grid with papermill, `workers` at a time, then print a summary."
-    summary = run_grid(study, workers, runs, dry_run, executor, detach, gpus)
+    summary = run_grid(study, workers, runs, dry_run, executor, detach, gpus, cold)
     print(summary.to_string(index=False, float_format=lambda x: f'{x:.4f}'))
     if (summary.status == 'failed').any():
         sys.exit(f"{(summary.status == 'failed').sum()} run(s) failed: see runs/.../.fold<k>.failed/notebook.ipynb")

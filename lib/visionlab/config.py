@@ -4,7 +4,7 @@
 
 # %% ../../nbs/00_config.ipynb #94f9eb3c
 from __future__ import annotations
-import dataclasses, hashlib, itertools, json, os, random, re
+import dataclasses, hashlib, itertools, json, os, random, re, shutil
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
@@ -17,7 +17,7 @@ __all__ = ['METHODS', 'PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'SAFE_NAME', 'COM
            'grid_name', 'check_grid_block', 'check_combine', 'check_executor', 'expand_task_grid', 'check_review',
            'check_study', 'load_study', 'study_recipes', 'seed_everything', 'params_hash', 'atomic_write', 'write_json',
            'write_csv', 'repo_root', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift',
-           'environment_yml', 'env_info']
+           'environment_yml', 'env_info', 'optional_tool', 'skip_summary']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
 class StudyError(ValueError):
@@ -133,7 +133,7 @@ class Study:
     threads: int = 1            # torch/OpenMP threads of each run: fixed by the study, not by --workers, so numbers do not change with it
     combine: dict = field(default_factory=dict)     # paper layer: which models the ensembles combine (select: all | best_per_backbone, or models: [...]) and which combiners run (combiners: [...])
     executor: str = 'local'     # where runs execute: 'local' (worker processes on this machine) or 'slurm' (one job array through submitit)
-    slurm: dict = field(default_factory=dict)       # executor 'slurm': partition, time_min, cpus_per_task, mem_gb, gpus_per_task, max_running, sbatch: {option: value}, setup: [shell lines]
+    slurm: dict = field(default_factory=dict)       # executor 'slurm': partition, time_min, cpus_per_task, mem_gb, gpus_per_task, max_running, runs_per_task, sbatch: {option: value}, setup: [shell lines]
     review: str = ''            # a reviewed study's folder (runs/<study>): its <task>/review.csv decisions (relabel, set aside) apply to this study's train rows; '' = none
 
 # %% ../../nbs/00_config.ipynb #580ba651
@@ -238,7 +238,8 @@ SLURM_KEYS = {  # key of the study's `slurm:` block -> (type, rule, what it must
     'cpus_per_task': (int, lambda v: v >= 1, '>= 1'), 'mem_gb': (float, lambda v: v > 0, 'GB per run, > 0'),
     'gpus_per_task': (int, lambda v: v >= 0, '>= 0'), 'max_running': (int, lambda v: v >= 1, 'array tasks running at once, >= 1'),
     'sbatch': (dict, lambda v: all(isinstance(k, str) for k in v), 'a mapping of extra #SBATCH options'),
-    'setup': (list, lambda v: all(isinstance(x, str) for x in v), 'a list of shell lines run before each job')}
+    'setup': (list, lambda v: all(isinstance(x, str) for x in v), 'a list of shell lines run before each job'),
+    'runs_per_task': (int, lambda v: v >= 1, 'runs one array task executes through its warm worker, >= 1')}
 
 def check_executor(s:Study) -> Study:
     "Validate `s.executor` (one of `EXECUTORS`) and the keys, types and ranges of its `slurm:` block."
@@ -437,3 +438,22 @@ def env_info(seed:int=0) -> dict:
                 lock_sha256=lock_hash(lock), lock_drift=lock_drift(read_lock(lock)), device=dev,
                 torch_threads=torch.get_num_threads(), processor=platform.processor(), seed=seed,
                 host=platform.node(), cuda_visible_devices=os.environ.get('CUDA_VISIBLE_DEVICES'))
+
+# %% ../../nbs/00_config.ipynb #44b9b2f7
+def optional_tool(name:str, # the program looked up on the PATH, e.g. 'srun'
+                  what:str, # the check that needs it, e.g. 'the #SBATCH header of a SLURM job'
+                 ) -> bool:
+    "True when program `name` is on the PATH; otherwise print that `what` is skipped and why (and log it to `$VLAB_SKIPS`)."
+    if shutil.which(name): return True
+    msg = f'skipped: {what} ({name} is not on the PATH)'
+    print(msg)
+    if log := os.environ.get('VLAB_SKIPS'):
+        with open(log, 'a') as f: f.write(msg + '\n')
+    return False
+
+def skip_summary(log) -> str:
+    "What a test run skipped, from the skip log `log`: a total, then each distinct reason with its count."
+    lines = [l for l in Path(log).read_text().splitlines() if l.strip()] if Path(log).exists() else []
+    counts = {}
+    for l in lines: counts[l] = counts.get(l, 0) + 1
+    return '\n'.join([f'{len(lines)} check(s) skipped' + (':' if lines else ''), *(f'  {n} x {l}' for l, n in counts.items())])

@@ -22,13 +22,15 @@ from .predict import TTAS, CORRUPTIONS
 from .train import SAMPLERS, SCHEDULES, FINAL_MODELS
 from .ensemble import complete_runs
 from .report import write_paper_readme, fewshot_runs
+from .warm import WarmWorker, notebook_imports, die_with_parent, take_workers, give_workers, worker_env
 
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'ACTIVE_STATES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'review_file', 'review_key',
            'expand_grid', 'check_task_args', 'prompt_languages', 'check_grid', 'is_complete', 'template', 'worker_id',
-           'execute_run', 'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table',
-           'visible_gpus', 'expand_array_id', 'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs', 'active_runs',
-           'slurm_executor', 'recipes_line', 'run_grid', 'study_status', 'paper_tasks', 'environ', 'run_paper']
+           'execute_run', 'warm_workers', 'execute_runs', 'clean_partials', 'study_lock', 'read_tasks', 'prepare_study',
+           'summary_table', 'visible_gpus', 'expand_array_id', 'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs',
+           'active_runs', 'slurm_executor', 'recipes_line', 'run_grid', 'study_status', 'paper_tasks', 'environ',
+           'run_paper']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -184,49 +186,64 @@ def template(name:str) -> Path:
     return p
 
 # %% ../../nbs/11_grid.ipynb #05eaeda7
-_LIVE = set()  # papermill processes now running
-
-def _die_with_parent():
-    "In the child: get SIGKILL when the parent dies, so a killed grid leaves no orphan fits."
-    try: ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception: pass
+_LIVE = set()  # process groups (papermill's, or a warm run's) now running
 
 def worker_id(pid:int) -> str:
     "What `worker.pid` holds: the papermill PID, this host, and the SLURM job (array task) running it, if any."
     job = os.environ.get('SLURM_ARRAY_JOB_ID', '') and f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
     return f"{pid} {socket.gethostname()} {job or os.environ.get('SLURM_JOB_ID', '-')}"
 
-def _papermill(nb:Path, out:Path, params:dict, log:Path, threads:int, gpu:str|None=None) -> int:
-    "Execute notebook `nb` into `out` with `params` in a child process (on GPU `gpu` alone when given); returns its exit code."
-    env = {**os.environ, **{k: str(threads) for k in ['OMP_NUM_THREADS', 'MKL_NUM_THREADS']}, 'PYTHONUNBUFFERED': '1'}
+def _papermill(nb:Path, out:Path, params:dict, log:Path, threads:int, gpu:str|None=None, worker:WarmWorker|None=None) -> int:
+    "Execute notebook `nb` into `out` with `params` in a fresh process (a fork of `worker`, else `python -m papermill`; on GPU `gpu` alone when given); returns its exit code."
+    env = worker_env(threads)
     if gpu is not None: env['CUDA_VISIBLE_DEVICES'] = str(gpu)
+    def started(pid): (out.parent/'worker.pid').write_text(worker_id(pid)); _LIVE.add(pid); return pid
+    if worker is not None:
+        pid = None
+        def on_start(p): nonlocal pid; pid = started(p)
+        try: return worker.run(nb, out, params, log, env, os.getcwd(), on_start)
+        except ChildProcessError as e:   # the zygote itself died: this run fails, the next one starts a new zygote
+            with open(log, 'a') as f: f.write(f'\n{e}\n')
+            return -1
+        finally: _LIVE.discard(pid)
     cmd = [sys.executable, '-m', 'papermill', str(nb), str(out), '-y', yaml.safe_dump(params), '--no-progress-bar', '--cwd', os.getcwd()]
     with open(log, 'w') as f:
-        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=_die_with_parent)
-        (out.parent/'worker.pid').write_text(worker_id(p.pid)); _LIVE.add(p)
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=die_with_parent)
+        started(p.pid)
         try: return p.wait()
-        finally: _LIVE.discard(p)
+        finally: _LIVE.discard(p.pid)
 
 # %% ../../nbs/11_grid.ipynb #578060cf
 def _stop_live(*_):
-    "SIGTERM in a SLURM job: kill the papermill process group(s), so the run ends without `DONE`."
-    for p in list(_LIVE):
-        try: os.killpg(p.pid, signal.SIGKILL)
+    "SIGTERM in a SLURM job: kill the run's process group(s), so the run ends without `DONE`."
+    for pid in list(_LIVE):
+        try: os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError: pass   # SLURM got there first
 
-def execute_run(spec:RunSpec, threads:int=1, gpu:str|None=None) -> dict:
-    "Run `fit_fold` for `spec` in a temporary folder and rename it into place once `DONE` is written."
+def execute_run(spec:RunSpec, threads:int=1, gpu:str|None=None, worker:WarmWorker|None=None) -> dict:
+    "Run `fit_fold` for `spec` (in a fork of `worker` when given) in a temporary folder and rename it into place once `DONE` is written."
     if os.environ.get('SLURM_JOB_ID') and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop_live)   # scancel / time limit: stop the fit now (submitit would let it run on)
     rd = spec.run_dir; rd.parent.mkdir(parents=True, exist_ok=True)
     tmp = rd.parent/f'.{rd.name}.partial-{uuid.uuid4().hex[:8]}'; tmp.mkdir(); t0 = time.time()
-    rc = _papermill(template(spec.notebook), tmp/'notebook.ipynb', {**spec.params, 'run_dir': str(tmp)}, tmp/'papermill.log', threads, gpu)
+    rc = _papermill(template(spec.notebook), tmp/'notebook.ipynb', {**spec.params, 'run_dir': str(tmp)}, tmp/'papermill.log', threads, gpu, worker)
     if rc == 0 and (tmp/'DONE').exists():
         (tmp/'worker.pid').unlink(missing_ok=True)
         if rd.exists(): shutil.rmtree(rd)   # a stale run whose parameters changed
         os.rename(tmp, rd); return dict(status='done', seconds=time.time() - t0)
     failed = rd.parent/f'.{rd.name}.failed'; shutil.rmtree(failed, ignore_errors=True); os.rename(tmp, failed)
     return dict(status='failed', seconds=time.time() - t0, log=str(failed/'papermill.log'))
+
+def warm_workers(specs:list, n:int, threads:int=1) -> list:
+    "`n` warm workers (`visionlab.warm.take_workers`) that imported what the task notebooks of `specs` import; give them back with `give_workers`."
+    mods = list(dict.fromkeys(m for nb in dict.fromkeys(sp.notebook for sp in specs) for m in notebook_imports(template(nb))))
+    return take_workers(mods, n, threads)
+
+def execute_runs(specs:list, threads:int=1, cold:bool=False) -> dict:
+    "Run `specs` one after another through one warm worker (a fresh `papermill` process each when `cold`): what one SLURM array task does."
+    ws = [] if cold or not specs else warm_workers(specs, 1, threads)
+    try: return {sp.name: execute_run(sp, threads, worker=ws[0] if ws else None) for sp in specs}
+    finally: give_workers(ws)
 
 # %% ../../nbs/11_grid.ipynb #4c50bfc9
 def _partial_alive(p:Path, active_jobs=None) -> bool:
@@ -303,15 +320,18 @@ def visible_gpus() -> list:
     import torch
     return [str(i) for i in range(torch.cuda.device_count())]
 
-def _run_all(todo:list, workers:int, threads:int=1, gpus:list=()) -> dict:
-    "Execute `todo` on `workers` threads (each driving one papermill process with `threads` torch threads; one GPU each when `gpus`)."
-    results, free = {}, queue.Queue()
+def _run_all(todo:list, workers:int, threads:int=1, gpus:list=(), warm:list=()) -> dict:
+    "Execute `todo` on `workers` threads (each driving one run at a time with `threads` torch threads, through one of the `warm` workers when given; one GPU each when `gpus`)."
+    results, free, zygotes = {}, queue.Queue(), queue.Queue()
     for g in gpus: free.put(g)
+    for w in warm: zygotes.put(w)
     def one(sp):
-        if not gpus: return execute_run(sp, threads)
-        g = free.get()
-        try: return execute_run(sp, threads, g)
-        finally: free.put(g)
+        w = zygotes.get() if warm else None
+        g = free.get() if gpus else None
+        try: return execute_run(sp, threads, g, w)
+        finally:
+            if gpus: free.put(g)
+            if warm: zygotes.put(w)
     with ThreadPoolExecutor(workers) as ex, tqdm(total=len(todo), desc='runs', unit='run') as bar:
         futs = {ex.submit(one, sp): sp for sp in todo}
         try:
@@ -320,7 +340,7 @@ def _run_all(todo:list, workers:int, threads:int=1, gpus:list=()) -> dict:
                 bar.set_postfix_str(f"{sp.name}: {results[sp.name]['status']}")
         except KeyboardInterrupt:
             for f in futs: f.cancel()
-            for p in list(_LIVE): os.killpg(p.pid, signal.SIGKILL)
+            _stop_live()
             raise
     return results
 
@@ -383,7 +403,7 @@ def slurm_executor(s:Study, study_dir:Path):
     "A `submitit.SlurmExecutor` for study `s`'s runs, with the resources of its `slurm:` block; logs in `<study>/.slurm/`."
     import submitit
     c = s.slurm; ex = submitit.SlurmExecutor(folder=Path(study_dir)/'.slurm'/'%j')
-    kw = dict(job_name=f'vlab-{s.study}', time=c.get('time_min', 60), cpus_per_task=c.get('cpus_per_task', s.threads),
+    kw = dict(job_name=f'vlab-{s.study}', time=c.get('time_min', 60) * c.get('runs_per_task', 1), cpus_per_task=c.get('cpus_per_task', s.threads),
               array_parallelism=c.get('max_running', 256), additional_parameters=dict(c.get('sbatch', {})), setup=list(c.get('setup', [])))
     if c.get('partition'): kw['partition'] = c['partition']
     if c.get('mem_gb'): kw['mem'] = f"{int(round(c['mem_gb'] * 1024))}M"
@@ -391,30 +411,34 @@ def slurm_executor(s:Study, study_dir:Path):
     ex.update_parameters(**kw)
     return ex
 
-def _job_result(j) -> dict:
-    try: return {**j.result(), 'job': str(j.job_id)}
-    except Exception as e:   # cancelled, time limit, node failure: no result file; the run stays incomplete
-        return dict(status='failed', job=str(j.job_id), log=str(j.paths.stdout), error=' '.join(str(e).split())[:300])
+def _job_results(j, specs:list) -> dict:
+    "What array task `j` did to each of its runs `specs`: its own results, or (cancelled, time limit, node failure) done where `DONE` landed, else failed."
+    try: return {n: {**r, 'job': str(j.job_id)} for n, r in j.result().items()}
+    except Exception as e:   # no result file: the runs it had not finished stay incomplete
+        err = dict(status='failed', job=str(j.job_id), log=str(j.paths.stdout), error=' '.join(str(e).split())[:300])
+        return {sp.name: dict(status='done', job=str(j.job_id)) if is_complete(sp) else err for sp in specs}
 
-def _run_slurm(todo:list, s:Study, study_dir:Path, detach:bool=False, poll:float=1.0) -> dict:
-    "Submit `todo` (minus runs whose job is still queued) as one SLURM array; wait with progress unless `detach`."
+def _run_slurm(todo:list, s:Study, study_dir:Path, detach:bool=False, poll:float=1.0, cold:bool=False) -> dict:
+    "Submit `todo` (minus runs whose job is still queued) as one SLURM array of `slurm.runs_per_task` runs per task; wait with progress unless `detach`."
     queued = active_runs(study_dir); results = {}
     for sp in todo:
         if sp.name in queued: results[sp.name] = dict(status='queued', job=queued[sp.name])
     if results: print(f'{len(results)} run(s) still pending or running in SLURM: not submitted again')
     todo = [sp for sp in todo if sp.name not in queued]
     if not todo: return results
-    jobs = slurm_executor(s, study_dir).map_array(execute_run, todo, [s.threads] * len(todo))
-    record_jobs(study_dir, todo, jobs); array = str(jobs[0].job_id).split('_')[0]
-    print(f'submitted {len(jobs)} run(s) as SLURM job array {array}; logs in {Path(study_dir)/".slurm"}')
-    if detach: return {**results, **{sp.name: dict(status='submitted', job=str(j.job_id)) for sp, j in zip(todo, jobs)}}
-    waiting = dict(zip(jobs, todo))
+    k = s.slurm.get('runs_per_task', 1); chunks = [todo[i:i + k] for i in range(0, len(todo), k)]   # one warm worker per array task
+    jobs = slurm_executor(s, study_dir).map_array(execute_runs, chunks, [s.threads] * len(chunks), [cold] * len(chunks))
+    per_run = [(sp, j) for chunk, j in zip(chunks, jobs) for sp in chunk]
+    record_jobs(study_dir, *zip(*per_run)); array = str(jobs[0].job_id).split('_')[0]
+    print(f'submitted {len(todo)} run(s) as SLURM job array {array} ({len(jobs)} task(s)); logs in {Path(study_dir)/".slurm"}')
+    if detach: return {**results, **{sp.name: dict(status='submitted', job=str(j.job_id)) for sp, j in per_run}}
+    waiting = dict(zip(jobs, chunks))
     try:
-        with tqdm(total=len(jobs), desc='runs', unit='run') as bar:
+        with tqdm(total=len(todo), desc='runs', unit='run') as bar:
             while waiting:
                 for j in [j for j in waiting if j.done()]:
-                    sp = waiting.pop(j); results[sp.name] = _job_result(j); bar.update(1)
-                    bar.set_postfix_str(f"{sp.name}: {results[sp.name]['status']}")
+                    chunk = waiting.pop(j); results.update(_job_results(j, chunk)); bar.update(len(chunk))
+                    bar.set_postfix_str(f"{chunk[-1].name}: {results[chunk[-1].name]['status']}")
                 if waiting: time.sleep(poll)
     except KeyboardInterrupt:
         subprocess.run(['scancel', array], capture_output=True); print(f'cancelled SLURM job array {array}', file=sys.stderr)
@@ -438,6 +462,7 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False,
              executor:str='', # 'local' or 'slurm' (default: the study's `executor`)
              detach:bool=False, # slurm: return once the array is submitted
              gpus:str='', # local: GPU ids handed to the workers, comma-separated ('' = every visible GPU, 'none' = CPU only)
+             cold:bool=False, # start every run in its own `python -m papermill` process instead of forking a warm worker
             ) -> pd.DataFrame:
     "Run every incomplete run of the study file `study_path` with its executor; returns the summary table."
     s = check_grid(load_study(study_path)); sd = Path(runs_root).absolute()/s.study
@@ -445,18 +470,21 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False,
     specs = expand_grid(s, runs_root); todo = [sp for sp in specs if not is_complete(sp)]
     gl = _gpu_list(gpus) if s.executor == 'local' else []
     if gl and workers > len(gl): print(f'{len(gl)} GPU(s): {len(gl)} worker(s), one run per GPU'); workers = len(gl)
-    where = f'{workers} worker(s)' if s.executor == 'local' else 'SLURM'
+    where = (f'{workers} warm worker(s)' if not cold else f'{workers} worker(s), a papermill process per run (cold)') if s.executor == 'local' else 'SLURM'
     print(f'{s.study}: {len(specs)} runs, {len(specs) - len(todo)} complete, {len(todo)} to run on {where}')
     print(recipes_line(s))
     tasks = read_tasks(s)
     if dry_run: return summary_table(specs, {sp.name: dict(status='todo') for sp in todo})
     with study_lock(sd):
-        prepare_study(s, sd, tasks); clean_partials(sd)
-        try: old = signal.signal(signal.SIGTERM, _sigterm)   # SIGTERM stops the workers like Ctrl-C
-        except ValueError: old = None                        # not the main thread: no handler
-        try: results = _run_all(todo, workers, s.threads, gl) if s.executor == 'local' else _run_slurm(todo, s, sd, detach)
-        finally:
-            if old is not None: signal.signal(signal.SIGTERM, old)
+        warm = [] if cold or not todo or s.executor != 'local' else warm_workers(todo, min(workers, len(todo)), s.threads)   # they import while the data is checked
+        try:
+            prepare_study(s, sd, tasks); clean_partials(sd)
+            try: old = signal.signal(signal.SIGTERM, _sigterm)   # SIGTERM stops the workers like Ctrl-C
+            except ValueError: old = None                        # not the main thread: no handler
+            try: results = _run_all(todo, workers, s.threads, gl, warm) if s.executor == 'local' else _run_slurm(todo, s, sd, detach, cold=cold)
+            finally:
+                if old is not None: signal.signal(signal.SIGTERM, old)
+        finally: give_workers(warm)   # kept for this process's next grid; they die with it
         summary = summary_table(specs, results); summary.to_csv(sd/'grid_summary.csv', index=False)
     return summary
 
