@@ -1,4 +1,4 @@
-# visionlab: `make run` (default study -> paper/) and `make test` (nbdev_test + pytest).
+# visionlab: `make run` (default study -> paper/), `make test` (nbdev_test + pytest), `make test-slow` (the thorough suite).
 SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
@@ -8,7 +8,7 @@ WORKERS ?= 2
 export NO_ALBUMENTATIONS_UPDATE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: env lock run paper test test-slow export check clean-runs
+.PHONY: env lock run paper test test-slow durations export check clean-runs
 
 # The environment: a venv with the exact versions of requirements.lock, the package (editable, no dependency resolution),
 # and Debian's Fashion-MNIST where apt exists.
@@ -50,13 +50,31 @@ check: env
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
 	@git diff --exit-code --stat -- lib nbs || { echo "nbdev_export/nbdev_clean changed files: commit the result"; exit 1; }
 
+# `make test`: the tests of every library notebook (nbdev_test) and the pytest contract tests, two at a time. A check
+# that needs a system tool this machine lacks (SLURM, Chromium, LaTeX) skips with its reason, and the run ends by listing
+# every skip. `make test-slow`: the thorough suite, i.e. the notebook cells that really train (`#| slow`) and the tests
+# marked slow, slurm or browser. `make durations`: the slowest notebooks and tests of the last run of either.
+RECORD = export VLAB_SKIPS=$(CURDIR)/.test-skips VLAB_DURATIONS=$(CURDIR)/.test-durations; rm -f $$VLAB_SKIPS $$VLAB_DURATIONS; set -o pipefail; rc=0
+NBTIME = awk '/^[^ ]+\.ipynb: [0-9]+ secs$$/ {sub(":", "", $$1); print $$2 "\tnotebook\t" $$1 >> ENVIRON["VLAB_DURATIONS"]; next} {print}'
+SUMMARY = $(BIN)/python -c "import os; from visionlab.config import skip_summary; print(skip_summary(os.environ['VLAB_SKIPS']))"; \
+          echo "(slowest notebooks and tests: make durations)"; exit $$rc
+SLOW_NBS = $(shell grep -l '"\#| slow' nbs/*.ipynb | xargs -n1 basename | paste -sd'|')
+
 test: env
-	$(BIN)/nbdev_test --n_workers 2
-	$(BIN)/pytest -q tests
+	@$(RECORD); \
+	$(BIN)/nbdev_test --n_workers 2 --timing | $(NBTIME) || rc=1; \
+	$(BIN)/pytest -q tests || rc=1; \
+	$(SUMMARY)
 
 test-slow: env
-	$(BIN)/nbdev_test --n_workers 2 --flags slow
-	$(BIN)/pytest -q tests --runslow
+	@$(RECORD); \
+	$(BIN)/nbdev_test --n_workers 2 --timing --flags slow --file_re '^($(SLOW_NBS))$$' | $(NBTIME) || rc=1; \
+	$(BIN)/pytest -q tests --runslow -m 'slow or slurm or browser' || rc=1; \
+	$(SUMMARY)
+
+durations:
+	@test -f .test-durations || { echo "no .test-durations yet: run make test (or make test-slow) first"; exit 1; }
+	@sort -t$$'\t' -k1,1 -rn .test-durations | head -n $${N:-25}
 
 clean-runs:
 	rm -rf runs/*/

@@ -1,55 +1,53 @@
 """Shared fixtures: tiny real studies (digits, Fashion-MNIST subsets) run through the real grid into temp folders."""
-import contextlib, io, os, subprocess, sys
+import os, subprocess, sys
 from pathlib import Path
 import pytest
 
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 VLAB = str(Path(sys.executable).parent/'vlab')
+HEAVY = ('slow', 'slurm', 'browser')   # markers of the thorough suite, `make test-slow`
 TINY = "recipe: {epochs: 2, img_size: 16, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256}\n"
 
 
 def pytest_addoption(parser):
-    parser.addoption('--runslow', action='store_true', help='also run tests marked slow')
+    parser.addoption('--runslow', action='store_true', help='also run the heavy tests: marked slow, slurm or browser (make test-slow)')
 
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: long test, run with --runslow')
     config.addinivalue_line('markers', 'slurm: runs jobs through a throw-away single-node SLURM (tests/slurm_cluster.sh); skipped where it cannot start')
+    config.addinivalue_line('markers', "browser: drives Debian's headless Chromium; skipped where it is not installed")
 
 
 def pytest_terminal_summary(terminalreporter):
-    "Append every skipped test and its reason to `$VLAB_SKIPS`, the skip log `make test` summarises last."
-    log = os.environ.get('VLAB_SKIPS')
-    if not log: return
-    with open(log, 'a') as f:
-        for rep in terminalreporter.stats.get('skipped', []):
-            reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-            f.write(f"skipped: {rep.nodeid}: {reason.removeprefix('Skipped: ')}\n")
+    "Append each skipped test and its reason to `$VLAB_SKIPS` (the skip log `make test` summarises last), and each phase's seconds to `$VLAB_DURATIONS`."
+    stats = terminalreporter.stats
+    if log := os.environ.get('VLAB_SKIPS'):
+        with open(log, 'a') as f:
+            for rep in stats.get('skipped', []):
+                reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+                f.write(f"skipped: {rep.nodeid}: {reason.removeprefix('Skipped: ')}\n")
+    if log := os.environ.get('VLAB_DURATIONS'):
+        with open(log, 'a') as f:
+            for rep in (r for k in ('passed', 'failed', 'error', 'skipped') for r in stats.get(k, []) if hasattr(r, 'duration')):
+                f.write(f'{rep.duration:.1f}\tpytest {rep.when}\t{rep.nodeid}\n')
 
 
 def pytest_collection_modifyitems(config, items):
+    "Without --runslow the heavy tests are deselected (they are `make test-slow`), so a skip always means a missing tool."
     if config.getoption('--runslow'): return
-    skip = pytest.mark.skip(reason='slow: use --runslow')
-    for it in items:
-        if 'slow' in it.keywords: it.add_marker(skip)
+    heavy = [it for it in items if any(m in it.keywords for m in HEAVY)]
+    if heavy: config.hook.pytest_deselected(items=heavy); items[:] = [it for it in items if it not in heavy]
 
 
 def vlab(*args, cwd=None, check=False, timeout=600, subprocess_=False):
-    """Run `vlab <args>` (in `cwd`) and return a CompletedProcess: the console script's own entry point, called in this
-    process (the imports are paid once per test session), or, with `subprocess_`, the console script itself."""
-    argv = [VLAB, *map(str, args)]
-    if subprocess_: r = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    """Run `vlab <args>` (in `cwd`) and return a CompletedProcess: through the console script's entry point in this
+    process (`visionlab.cli.vlab_here`: the imports are paid once per test session), or, with `subprocess_`, as the
+    console script itself."""
+    if subprocess_: r = subprocess.run([VLAB, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
     else:
-        from visionlab.cli import vlab as entry
-        out, err, rc, old = io.StringIO(), io.StringIO(), 0, (sys.argv, os.getcwd())
-        try:
-            sys.argv = argv; os.chdir(cwd or old[1])
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                try: entry()
-                except SystemExit as e:   # what the interpreter would print and return for `sys.exit(code)`
-                    rc = e.code if isinstance(e.code, int) else (print(e.code, file=sys.stderr) or 1) if e.code is not None else 0
-        finally: sys.argv = old[0]; os.chdir(old[1])
-        r = subprocess.CompletedProcess(argv, rc, out.getvalue(), err.getvalue())
+        from visionlab.cli import vlab_here
+        r = vlab_here(*args, cwd=cwd)
     if check and r.returncode: raise AssertionError(f'vlab {args} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}')
     return r
 

@@ -43,6 +43,7 @@ def _serve(study_dir, cwd):
 def _log(study_dir): return pd.read_csv(Path(study_dir)/'digits'/'review.csv', dtype=str, keep_default_na=False)
 
 
+@pytest.mark.browser
 def test_review_page_in_chromium(tiny):
     "Keys K, P, digit+Enter, S, N, U on the page append the right lines to review.csv; undo appends a reversal; the page is not blank."
     from selenium.webdriver.common.by import By

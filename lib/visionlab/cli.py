@@ -4,14 +4,13 @@
 
 # %% ../../nbs/12_cli.ipynb #ceadc108
 from __future__ import annotations
-import sys
+import contextlib, io, os, subprocess, sys
 from fastcore.script import call_parse, anno_parser
-from .config import StudyError
+from .config import StudyError, load_study
 from .data import DataError
-from .grid import run_grid, run_paper, study_status
 
 # %% auto #0
-__all__ = ['COMMANDS', 'vlab_run', 'vlab_paper', 'vlab_review', 'vlab_status', 'vlab']
+__all__ = ['COMMANDS', 'vlab_run', 'vlab_paper', 'vlab_review', 'vlab_status', 'vlab', 'vlab_here']
 
 # %% ../../nbs/12_cli.ipynb #661d8033
 @call_parse
@@ -24,6 +23,8 @@ def vlab_run(study:str,           # study file, e.g. params/quickstart.yaml
              gpus:str='',         # local: GPU ids for the workers, e.g. 0,1 (default: every visible GPU; none: CPU only)
              cold:bool=False):    # start each run in its own papermill process instead of forking a warm worker
     "Run every incomplete run of a study grid with papermill, `workers` at a time, then print a summary."
+    load_study(study)   # the study file's own errors, before the grid's heavy imports
+    from visionlab.grid import run_grid
     summary = run_grid(study, workers, runs, dry_run, executor, detach, gpus, cold)
     print(summary.to_string(index=False, float_format=lambda x: f'{x:.4f}'))
     if (summary.status == 'failed').any():
@@ -39,6 +40,7 @@ def vlab_paper(study_dir:str,   # study folder, e.g. runs/quickstart
                combiners:str='', # comma-separated combiner names (default: the study's combine.combiners, else every registered one)
                also:str=''): # few-shot studies: comma-separated further study folders whose runs join the few-shot tables and figures
     "Aggregate a study's runs (OOF metrics, blends and stackers, calibration, test) into LaTeX tables, 300-DPI figures and a README."
+    from visionlab.grid import run_paper
     nbs = run_paper(study_dir, out, task, select, models, combiners, also)
     print('executed ' + ', '.join(map(str, nbs)) + f'; assets and README.md in {out}/')
 
@@ -56,6 +58,7 @@ def vlab_review(study_dir:str,      # study folder with complete runs, e.g. runs
 @call_parse
 def vlab_status(study_dir:str): # study folder, e.g. runs/quickstart
     "One line per run of a study: done, running, pending, failed or todo, with its SLURM job, state and log file."
+    from visionlab.grid import study_status
     t = study_status(study_dir)
     print(t.to_string(index=False))
     print(', '.join(f'{n} {k}' for k, n in t.state.value_counts().items()))
@@ -71,3 +74,16 @@ def vlab():
     try: f(**args)
     except (StudyError, DataError, FileNotFoundError) as e: print(f'error: {e}', file=sys.stderr); sys.exit(2)
     except KeyboardInterrupt: print('interrupted: every worker stopped; `vlab run` again redoes only the unfinished runs', file=sys.stderr); sys.exit(130)
+
+def vlab_here(*args, cwd=None) -> subprocess.CompletedProcess:
+    "Run `vlab <args>` (in folder `cwd`) through the console script's entry point in this process: its output captured and its exit code kept, without a new process's imports."
+    argv, out, err, rc, old = ['vlab', *map(str, args)], io.StringIO(), io.StringIO(), 0, (sys.argv, os.getcwd())
+    try:
+        sys.argv = argv; os.chdir(cwd or old[1])
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try: vlab()
+            except SystemExit as e:   # what the interpreter prints and returns for `sys.exit(code)`
+                if isinstance(e.code, str): print(e.code, file=sys.stderr)
+                rc = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    finally: sys.argv = old[0]; os.chdir(old[1])
+    return subprocess.CompletedProcess(argv, rc, out.getvalue(), err.getvalue())

@@ -29,8 +29,8 @@ __all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'ACTIVE_STATES', 'PAPER_ENV', 'RunSpe
            'expand_grid', 'check_task_args', 'prompt_languages', 'check_grid', 'is_complete', 'template', 'worker_id',
            'execute_run', 'warm_workers', 'execute_runs', 'clean_partials', 'study_lock', 'read_tasks', 'prepare_study',
            'summary_table', 'visible_gpus', 'expand_array_id', 'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs',
-           'active_runs', 'slurm_executor', 'recipes_line', 'run_grid', 'study_status', 'paper_tasks', 'environ',
-           'run_paper']
+           'active_runs', 'slurm_executor', 'recipes_line', 'run_grid', 'study_status', 'paper_tasks',
+           'execute_notebook', 'run_paper']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -523,22 +523,21 @@ def paper_tasks(study_dir, # runs/<study>
 # %% ../../nbs/11_grid.ipynb #2fa5de6f
 PAPER_ENV = {k: '1' for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS')}  # environment of the aggregation kernel
 
-@contextmanager
-def environ(**values):
-    "Set environment variables for the block (child processes inherit them), then restore the previous ones."
-    old = {k: os.environ.get(k) for k in values}; os.environ.update(values)
-    try: yield
-    finally:
-        for k, v in old.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
+def execute_notebook(nb:Path, out:Path, params:dict, env:dict|None=None) -> Path:
+    "Execute notebook `nb` into `out` with `params` in a fork of a warm worker, one thread each (`PAPER_ENV`, plus `env`); a `RuntimeError` naming the notebook, its log and its last error line if it fails."
+    w, log = take_workers(notebook_imports(nb), 1, threads=1)[0], Path(out).with_suffix('.log')
+    try: rc = w.run(nb, out, params, log, {**worker_env(1), **PAPER_ENV, **(env or {})}, os.getcwd())
+    finally: give_workers([w])
+    if rc:
+        last = next((l for l in reversed(log.read_text().splitlines()) if l.strip()), '') if log.exists() else ''
+        raise RuntimeError(f'{Path(nb).name} failed (exit {rc}): {last} (executed notebook: {out}; log: {log})')
+    return Path(out)
 
 # %% ../../nbs/11_grid.ipynb #c2d39778
 def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str='', combiners:str='',
               also:str='', # comma-separated further study folders whose few-shot runs join this study's few-shot assets
              ) -> list:
     "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone; a few-shot study: `paper_fewshot.ipynb` once; anomaly runs: `paper_anomaly.ipynb`), then write `<out_dir>/README.md`; returns the executed notebooks."
-    import papermill as pm
     study_dir, out = Path(study_dir).absolute(), Path(out_dir).absolute()
     if not study_dir.is_dir(): raise FileNotFoundError(f'study folder {study_dir} not found (run `vlab run` first)')
     others = [Path(d).absolute() for d in also.split(',') if d]
@@ -553,15 +552,12 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
     for runs_of, name, label, params in ([] if task else study_level):
         if runs_of(study_dir).empty: continue
         since, nb = time.time(), study_dir/f'{name}.ipynb'
-        with environ(**PAPER_ENV):
-            pm.execute_notebook(str(template(name)), str(nb), cwd=os.getcwd(), progress_bar=False, parameters=dict(params, out_dir=str(out)))
+        execute_notebook(template(name), nb, dict(params, out_dir=str(out)))
         write_paper_readme(out, study_dir, {label: out}, since)
         return [nb]
     tasks = paper_tasks(study_dir, task); several = len(tasks) > 1; since = time.time()
     dirs, nbs = {t: out/t if several else out for t in tasks}, [study_dir/t/'paper_summary.ipynb' if several else study_dir/'paper_summary.ipynb' for t in tasks]
-    with environ(**PAPER_ENV):
-        for t, nb in zip(tasks, nbs):
-            pm.execute_notebook(str(template('paper_summary')), str(nb), cwd=os.getcwd(), progress_bar=False,
-                                parameters=dict(study_dir=str(study_dir), out_dir=str(dirs[t]), task=t, select=select, models=models, combiners=combiners))
+    for t, nb in zip(tasks, nbs):
+        execute_notebook(template('paper_summary'), nb, dict(study_dir=str(study_dir), out_dir=str(dirs[t]), task=t, select=select, models=models, combiners=combiners))
     write_paper_readme(out, study_dir, dirs, since)
     return nbs
