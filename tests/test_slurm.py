@@ -101,3 +101,18 @@ def test_slurm_ctrl_c_cancels_only_its_array(slurm, tmp_path):
     assert states[other] in ('RUNNING', 'PENDING'), states
     subprocess.run(['scancel', other])
     assert not any((sd/'digits'/'cnn_small'/'base'/f'fold{k}'/'DONE').exists() for k in range(3))
+
+
+@pytest.mark.slurm
+def test_slurm_runs_per_task_share_one_warm_worker(slurm, tmp_path, digits_study):
+    "`slurm.runs_per_task: 3`: one array task runs all three folds through one warm worker, with the local grid's numbers."
+    p = write_study(tmp_path, "study: rt\ntasks: [digits]\nbackbones: [cnn_small]\nfolds: 3\nexecutor: slurm\n"
+                              "slurm: {time_min: 10, cpus_per_task: 1, mem_gb: 2, runs_per_task: 3}\n" + TINY)
+    r = vlab('run', p, '--runs', tmp_path/'runs', cwd=tmp_path, check=True)
+    assert 'submitted 3 run(s) as SLURM job array' in r.stdout and '(1 task(s))' in r.stdout, r.stdout
+    sd = tmp_path/'runs'/'rt'; jobs = read_jobs(sd)
+    assert len(jobs) == 3 and len({j['job'] for j in jobs.values()}) == 1, jobs     # every run recorded under the one task
+    assert list(study_status(sd).state) == ['done'] * 3
+    for k in range(3):
+        pd.testing.assert_frame_equal(pd.read_parquet(sd/'digits'/'cnn_small'/'base'/f'fold{k}'/'oof.parquet'),
+                                      pd.read_parquet(digits_study[0]/'digits'/'cnn_small'/'base'/f'fold{k}'/'oof.parquet'))
