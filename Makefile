@@ -63,13 +63,13 @@ SLOW_NBS = $(shell grep -l '"\#| slow' nbs/*.ipynb | xargs -n1 basename | paste 
 test: env
 	@$(RECORD); \
 	$(BIN)/nbdev_test --n_workers 2 --timing | $(NBTIME) || rc=1; \
-	$(BIN)/pytest -q tests || rc=1; \
+	$(BIN)/pytest -q -n 2 --dist loadfile tests || rc=1; \
 	$(SUMMARY)
 
 test-slow: env
 	@$(RECORD); \
 	$(BIN)/nbdev_test --n_workers 2 --timing --flags slow --file_re '^($(SLOW_NBS))$$' | $(NBTIME) || rc=1; \
-	$(BIN)/pytest -q tests --runslow -m 'slow or slurm or browser' || rc=1; \
+	$(BIN)/pytest -q -n 2 --dist loadfile tests --runslow -m 'slow or slurm or browser' || rc=1; \
 	$(SUMMARY)
 
 durations:
