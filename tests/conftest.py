@@ -19,18 +19,21 @@ def pytest_configure(config):
     config.addinivalue_line('markers', "browser: drives Debian's headless Chromium; skipped where it is not installed")
 
 
+def _append_new(log, lines):
+    "Append to file `log` the `lines` it does not hold yet (the summary hook can run twice under xdist)."
+    old = set(Path(log).read_text().splitlines()) if Path(log).exists() else set()
+    with open(log, 'a') as f: f.writelines(l + '\n' for l in dict.fromkeys(lines) if l not in old)
+
+
 def pytest_terminal_summary(terminalreporter):
     "Append each skipped test and its reason to `$VLAB_SKIPS` (the skip log `make test` summarises last), and each phase's seconds to `$VLAB_DURATIONS`."
     stats = terminalreporter.stats
     if log := os.environ.get('VLAB_SKIPS'):
-        with open(log, 'a') as f:
-            for rep in stats.get('skipped', []):
-                reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-                f.write(f"skipped: {rep.nodeid}: {reason.removeprefix('Skipped: ')}\n")
+        reason = lambda r: (r.longrepr[2] if isinstance(r.longrepr, tuple) else str(r.longrepr)).removeprefix('Skipped: ')
+        _append_new(log, [f'skipped: {r.nodeid}: {reason(r)}' for r in stats.get('skipped', [])])
     if log := os.environ.get('VLAB_DURATIONS'):
-        with open(log, 'a') as f:
-            for rep in (r for k in ('passed', 'failed', 'error', 'skipped') for r in stats.get(k, []) if hasattr(r, 'duration')):
-                f.write(f'{rep.duration:.1f}\tpytest {rep.when}\t{rep.nodeid}\n')
+        _append_new(log, [f'{r.duration:.1f}\tpytest {r.when}\t{r.nodeid}' for k in ('passed', 'failed', 'error', 'skipped')
+                          for r in stats.get(k, []) if hasattr(r, 'duration')])
 
 
 def pytest_collection_modifyitems(config, items):
