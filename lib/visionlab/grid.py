@@ -4,7 +4,7 @@
 
 # %% ../../nbs/11_grid.ipynb #c4a20f22
 from __future__ import annotations
-import ctypes, dataclasses, fcntl, inspect, json, os, queue, re, shutil, signal, socket, subprocess, sys, threading, time, uuid
+import dataclasses, fcntl, inspect, json, os, queue, re, shutil, signal, socket, subprocess, sys, threading, time, uuid
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
