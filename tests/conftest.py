@@ -1,12 +1,12 @@
 """Shared fixtures: tiny real studies (digits, Fashion-MNIST subsets) run through the real grid into temp folders."""
-import os, subprocess, sys
+import fcntl, json, os, subprocess, sys
 from pathlib import Path
-import pytest
+import pytest, yaml
 
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 VLAB = str(Path(sys.executable).parent/'vlab')
 HEAVY = ('slow', 'slurm', 'browser')   # markers of the thorough suite, `make test-slow`
-TINY = "recipe: {epochs: 2, img_size: 16, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256}\n"
+TINY = "recipe: {epochs: 2, img_size: 8, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256}\n"
 
 
 def pytest_addoption(parser):
@@ -59,10 +59,24 @@ def write_study(folder, text):
     p = Path(folder)/'study.yaml'; p.write_text(text); return p
 
 
+def shared_study(tmp_path_factory, name, text, workers=2):
+    """Run study `text` once per test session, whatever the number of xdist workers (the first to take the lock runs it,
+    the others wait and read it), and return (runs/<study>, the run's CompletedProcess). Shared read-only: a test that
+    changes run folders copies them first."""
+    base = tmp_path_factory.getbasetemp()
+    d = (base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base)/f'shared-{name}'
+    d.mkdir(exist_ok=True)
+    with open(d/'.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (d/'run.json').exists():
+            r = vlab('run', write_study(d, text), '--workers', workers, '--runs', d/'runs', cwd=d, check=True)
+            (d/'run.json').write_text(json.dumps(dict(args=list(map(str, r.args)), stdout=r.stdout, stderr=r.stderr)))
+        r = json.loads((d/'run.json').read_text())
+    study = yaml.safe_load(text)['study']
+    return d/'runs'/study, subprocess.CompletedProcess(r['args'], 0, r['stdout'], r['stderr'])
+
+
 @pytest.fixture(scope='session')
 def digits_study(tmp_path_factory):
-    "A real 3-fold x 2-backbone digits grid, run once per test session with 2 workers."
-    d = tmp_path_factory.mktemp('digits')
-    p = write_study(d, "study: tiny\ntasks: [digits]\nbackbones: [cnn_small, resnet_small]\nfolds: 3\n" + TINY)
-    r = vlab('run', p, '--workers', 2, '--runs', d/'runs', cwd=d, check=True)
-    return d/'runs'/'tiny', r
+    "A real 3-fold x 2-backbone digits grid, run once per test session (across xdist workers) with 2 workers."
+    return shared_study(tmp_path_factory, 'digits', "study: tiny\ntasks: [digits]\nbackbones: [cnn_small, resnet_small]\nfolds: 3\n" + TINY)

@@ -51,7 +51,7 @@ tasks: [csv]
 task_args: {{csv: {{csv: {train}, test_csv: {test}, channels: 1}}}}
 backbones: [cnn_small]
 folds: 2
-recipe: {{epochs: 2, img_size: 16, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256, augment: none, tta: none}}
+recipe: {{epochs: 2, img_size: 8, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256, augment: none, tta: none}}
 recipes: {{base: {{}}}}
 vary: {{label_smoothing: [0.3]}}
 """

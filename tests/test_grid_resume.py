@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 from conftest import VLAB, vlab, write_study
 
-STUDY = "study: resume\ntasks: [digits]\nbackbones: [cnn_small]\nfolds: 3\nrecipe: {epochs: 2, img_size: 16, batch_size: 64}\n"
+STUDY = "study: resume\ntasks: [digits]\nbackbones: [cnn_small]\nfolds: 3\nrecipe: {epochs: 2, img_size: 8, batch_size: 64}\n"
 
 
 def wait_for(cond, timeout=240, what=''):

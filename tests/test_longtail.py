@@ -16,11 +16,11 @@ CORE = ['ce', 'ce_posthoc_la', 'ldam_drw', 'ce_balanced_last']
 
 
 def tiny_lt_study(folder, only=None):
-    "params/fmnist_lt.yaml's recipes (or those named in `only`) on digits_lt (ratio 10), 2 folds, 2 epochs at 16 px (DRW phases: the last epoch)."
+    "params/fmnist_lt.yaml's recipes (or those named in `only`) on digits_lt (ratio 10), 2 folds, 2 epochs at 8 px (digits' native size) (DRW phases: the last epoch)."
     d = yaml.safe_load((ROOT/'params/fmnist_lt.yaml').read_text())
     if only: d['recipes'] = {k: v for k, v in d['recipes'].items() if k in only}
     d.update(study='lt', tasks=['digits_lt'], task_args={'digits_lt': {'ratio': 10}}, folds=2)
-    d['recipe'].update(epochs=2, img_size=16, batch_size=64, warmup_epochs=0.3, eval_batch_size=256, augment='none')
+    d['recipe'].update(epochs=2, img_size=8, batch_size=64, warmup_epochs=0.3, eval_batch_size=256, augment='none')
     for r in d['recipes'].values():
         if r.get('drw_epochs'): r['drw_epochs'] = 1
     p = Path(folder)/'lt.yaml'; p.write_text(yaml.safe_dump(d)); return p, d

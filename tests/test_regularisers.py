@@ -10,7 +10,7 @@ STUDY = """study: reg
 tasks: [digits]
 backbones: [cnn_small]
 folds: 2
-recipe: {epochs: 2, img_size: 16, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256, augment: light}
+recipe: {epochs: 2, img_size: 8, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256, augment: light}
 recipes:
   base: {}
   sam_ema_swa: {mixup_alpha: 0.2, cutmix_alpha: 1.0, mix_off_epochs: 1, sam_rho: 0.05, ema_decay: 0.9, swa_start: 2,

@@ -7,7 +7,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from conftest import VLAB, vlab, write_study
 
-TINY = "recipe: {epochs: 2, img_size: 16, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256, tta: none, robust: []}\n"
+TINY = "recipe: {epochs: 2, img_size: 8, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256, tta: none, robust: []}\n"
 STUDY = "study: tiny\ntasks: [digits]\nbackbones: [cnn_small]\nfolds: 2\n" + TINY
 
 
@@ -108,7 +108,7 @@ def test_planted_label_noise_is_queued_first(tmp_path):
     csv, flipped = _noisy_digits_csv(tmp_path)
     study = (f"study: noisy\ntasks: [csv]\nbackbones: [cnn_small]\nfolds: 3\n"
              f"task_args: {{csv: {{csv: {csv}, channels: 1, classes: ['0','1','2','3','4','5','6','7','8','9']}}}}\n"
-             "recipe: {epochs: 6, img_size: 16, batch_size: 64, lr: 3.0e-3, warmup_epochs: 1, augment: none, tta: none, robust: []}\n")
+             "recipe: {epochs: 6, img_size: 8, batch_size: 64, lr: 3.0e-3, warmup_epochs: 1, augment: none, tta: none, robust: []}\n")
     vlab('run', write_study(tmp_path, study), '--runs', tmp_path/'runs', '--workers', 2, cwd=tmp_path, check=True)
     q = doubt_table(tmp_path/'runs'/'noisy')
     head = set(q.id[:len(q) // 10]); found = len(flipped & head) / len(flipped)

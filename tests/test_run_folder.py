@@ -27,7 +27,7 @@ def test_every_file_of_the_contract(digits_study):
         nb = nbformat.read(rd/'notebook.ipynb', as_version=4)
         assert any(c.get('outputs') for c in nb.cells if c.cell_type == 'code')   # executed, outputs kept
         model, p = load_checkpoint(rd/'model.pt')
-        assert p['num_classes'] == 10 and model(torch.zeros(2, 1, 16, 16)).shape == (2, 10)
+        assert p['num_classes'] == 10 and model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
 
 
 def test_oof_covers_every_training_sample_exactly_once(digits_study):
@@ -54,7 +54,7 @@ def test_grid_summary_and_no_leftovers(digits_study):
 def test_test_split_predictions(tmp_path):
     "A task with an official test split writes test.parquet (one row per test image) and test metrics."
     p = write_study(tmp_path, "study: fm\ntasks: [fashion_mnist]\nbackbones: [cnn_small]\nfolds: 2\n"
-                    "task_args: {fashion_mnist: {max_per_class: 20, test_max_per_class: 10}}\n" + TINY.replace('16', '28'))
+                    "task_args: {fashion_mnist: {max_per_class: 20, test_max_per_class: 10}}\n" + TINY.replace('img_size: 8', 'img_size: 28'))
     vlab('run', p, '--runs', tmp_path/'runs', cwd=tmp_path, check=True)
     rd = tmp_path/'runs/fm/fashion_mnist/cnn_small/base/fold0'
     test = pd.read_parquet(rd/'test.parquet')
