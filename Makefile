@@ -21,7 +21,7 @@ $(BIN)/vlab: requirements.lock settings.ini setup.py
 	$(BIN)/pip install -q pip==$(PIP_VERSION) $(QUIET)
 	$(BIN)/pip install -q -r requirements.lock $(QUIET)
 	$(BIN)/pip install -q --no-deps -e . $(QUIET)
-	$(BIN)/python -c "from visionlab.config import lock_drift, read_lock; d = lock_drift(read_lock('requirements.lock')); assert not d, f'installed versions differ from requirements.lock: {d}'"
+	$(BIN)/python -c "from visionlab.store import lock_drift, read_lock; d = lock_drift(read_lock('requirements.lock')); assert not d, f'installed versions differ from requirements.lock: {d}'"
 	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; fi
 	touch $(BIN)/vlab
@@ -34,7 +34,7 @@ lock:
 	$(BIN)/pip install -q pip==$(PIP_VERSION) pip-tools==$(PIP_TOOLS_VERSION) $(QUIET)
 	$(BIN)/pip-compile --quiet --upgrade --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe --output-file requirements.lock setup.py $(QUIET)
 	$(MAKE) env
-	$(BIN)/python -c "from visionlab.config import environment_yml, read_lock; open('environment.yml', 'w').write(environment_yml(read_lock('requirements.lock')))"
+	$(BIN)/python -c "from visionlab.store import environment_yml, read_lock; open('environment.yml', 'w').write(environment_yml(read_lock('requirements.lock')))"
 	@echo "requirements.lock and environment.yml refreshed: run make env, make test, then commit both"
 
 # Run the study grid (skips complete runs), then regenerate paper/.

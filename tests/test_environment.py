@@ -4,7 +4,7 @@ import configparser, json, re
 from pathlib import Path
 import yaml
 from packaging.requirements import Requirement
-from visionlab.config import read_lock, lock_hash, lock_drift, environment_yml, LOCK_FILE
+from visionlab.store import read_lock, lock_hash, lock_drift, environment_yml, LOCK_FILE
 
 ROOT = Path(__file__).parents[1]
 LOCK = read_lock(ROOT/LOCK_FILE)

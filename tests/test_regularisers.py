@@ -73,7 +73,7 @@ def test_bad_regulariser_values_are_named(tmp_path):
     assert r.returncode == 2 and "recipe 'sam_ema_swa': 'accum_steps' must be 1 when sam_rho > 0" in r.stderr + r.stdout
     p = write_study(tmp_path, STUDY.replace("augment: heavy", "augment: hevy"))
     r = vlab('run', p, '--runs', tmp_path/'runs', '--dry_run', cwd=tmp_path)
-    assert r.returncode == 2 and "'augment' is 'hevy'" in r.stderr + r.stdout
+    assert r.returncode == 2 and "'augment': unknown augmentation profile 'hevy'" in r.stderr + r.stdout
 
 
 def test_ablation_paper_assets(reg_study, tmp_path):

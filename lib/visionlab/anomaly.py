@@ -15,6 +15,7 @@ from .train import make_loader, FitResult, _state, norm_stats
 from .models import create_backbone, check_backbone
 from .foundation import register_method, MethodRun, MethodContext
 from .report import save_figure, save_table
+from .store import run_index, read_params, read_oof, read_test
 
 # %% auto #0
 __all__ = ['REDUCES', 'ANOMALY_METHODS', 'gaussian_window', 'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map',
@@ -264,21 +265,18 @@ ANOMALY_METHODS = ('autoencoder', 'patchcore', 'gaussian')
 
 def anomaly_runs(study_dir) -> pd.DataFrame:
     "Complete fold runs of anomaly methods in `study_dir`: task, backbone, recipe, method, fold, path."
-    rows = []
-    for d in sorted(Path(study_dir).glob('*/*/*/fold*/DONE')):
-        p = json.loads((d.parent/'params.json').read_text()); m = p['hparams'].get('method', 'finetune')
-        if m in ANOMALY_METHODS: rows.append(dict(task=p['task'], backbone=p['backbone'], recipe=p['recipe'], method=m, fold=p['fold'], path=d.parent))
-    return pd.DataFrame(rows, columns=['task', 'backbone', 'recipe', 'method', 'fold', 'path'])
+    ix = run_index(study_dir)
+    return ix[(ix.kind == 'fold') & ix.method.isin(ANOMALY_METHODS)][['task', 'backbone', 'recipe', 'method', 'fold', 'path']].reset_index(drop=True)
 
 def anomaly_scores(study_dir) -> pd.DataFrame:
     "OOF and test anomaly scores (z) of every detector (backbone/recipe) with the task's `defect` column: detector, split, id, label, defect, score."
     runs, out = anomaly_runs(study_dir), []
     for (task, bb, rec), g in runs.groupby(['task', 'backbone', 'recipe']):
-        ta = json.loads((Path(g.path.iloc[0])/'params.json').read_text()).get('task_args', {})
+        ta = read_params(g.path.iloc[0]).get('task_args', {})
         td = get_task(task, **ta); kind = lambda t: t.set_index('id').get('defect', t.set_index('id').label.map({0: 'nominal', 1: 'defect'}))
-        oof = pd.concat([pd.read_parquet(Path(p)/'oof.parquet') for p in g.path])
+        oof = pd.concat([read_oof(p) for p in g.path])
         oof = oof.assign(split='oof', score=oof.logit_1, defect=oof.id.map(kind(td.train)))
-        tests = [pd.read_parquet(Path(p)/'test.parquet') for p in g.path if (Path(p)/'test.parquet').exists()]
+        tests = [read_test(p) for p in g.path if (Path(p)/'test.parquet').exists()]
         parts = [oof]
         if tests:
             te = tests[0][['id', 'label']].assign(score=np.mean([t.logit_1.to_numpy() for t in tests], 0), split='test')

@@ -6,25 +6,24 @@
 from __future__ import annotations
 import dataclasses, hashlib, itertools, json, os, random, re, shutil
 from dataclasses import dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'SAFE_NAME', 'COMBINE_KEYS', 'EXECUTORS', 'SLURM_KEYS',
-           'VARIANT_SEP', 'RUN_FILES', 'OPTIONAL_FILES', 'OOF_FILES', 'LOCK_FILE', 'StudyError', 'Recipe', 'Study',
-           'check_value', 'from_dict', 'check_name', 'folder_name', 'check_axis', 'value_text', 'grid_points',
-           'grid_name', 'check_grid_block', 'check_combine', 'check_executor', 'expand_task_grid', 'check_review',
-           'check_study', 'load_study', 'study_recipes', 'seed_everything', 'params_hash', 'atomic_write', 'write_json',
-           'write_csv', 'repo_root', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift',
-           'environment_yml', 'env_info', 'optional_tool', 'skip_summary']
+__all__ = ['PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'SAFE_NAME', 'COMBINE_KEYS', 'SELECTS', 'EXECUTORS', 'SLURM_KEYS',
+           'VARIANT_SEP', 'METRIC_NAMES', 'RECIPE_RULES', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict',
+           'check_name', 'folder_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block',
+           'check_combine', 'check_executor', 'expand_task_grid', 'check_review', 'check_study', 'load_study',
+           'study_recipes', 'prompt_languages', 'check_recipe_rules', 'seed_everything', 'params_hash', 'atomic_write',
+           'write_json', 'write_csv', 'repo_root', 'optional_tool', 'skip_summary']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
 class StudyError(ValueError):
     """A study file or parameter is invalid; the message names the key."""
 
 # %% ../../nbs/00_config.ipynb #03d08e8a
-METHODS = ('finetune', 'lora', 'zeroshot', 'linear_probe', 'mlp_probe', 'autoencoder', 'patchcore', 'gaussian')  # how a run fits (see `visionlab.foundation`, `visionlab.anomaly`)
 PROBES = ('linear_probe', 'mlp_probe')  # methods that train on cached frozen features
 FEATURE_POOLS = ('avg', 'max', 'avgmax')  # how probes pool a CNN's last feature map
 HEAD_INITS = ('zero', 'probe')  # how finetune/lora start their new head
@@ -216,10 +215,10 @@ def check_grid_block(s:Study) -> Study:
 
 # %% ../../nbs/00_config.ipynb #f7049b73
 COMBINE_KEYS = ('select', 'models', 'combiners')
+SELECTS = ('all', 'best_per_backbone')  # which models the ensembles combine, unless they are named
 
 def check_combine(s:Study) -> Study:
-    "Validate `s.combine`: known keys, `select` one of `visionlab.ensemble.SELECTS`, lists of names, registered combiners."
-    from visionlab.ensemble import ENSEMBLES, SELECTS   # the registries live with the paper layer
+    "Validate `s.combine`: known keys, `select` one of `SELECTS`, lists of names (the combiners' names: `visionlab.registry.check_names`)."
     c = s.combine
     bad = [k for k in c if k not in COMBINE_KEYS]
     if bad: raise StudyError(f"unknown key 'combine.{bad[0]}' (valid: {', '.join(COMBINE_KEYS)})")
@@ -227,8 +226,6 @@ def check_combine(s:Study) -> Study:
     for k in ('models', 'combiners'):
         if k in c and not (isinstance(c[k], list) and c[k] and all(isinstance(v, str) for v in c[k])):
             raise StudyError(f"'combine.{k}' must be a non-empty list of names, got {c[k]!r}")
-    unknown = [n for n in c.get('combiners', []) if n not in ENSEMBLES]
-    if unknown: raise StudyError(f"'combine.combiners': unknown combiner {unknown[0]!r} (registered: {', '.join(ENSEMBLES)})")
     return s
 
 # %% ../../nbs/00_config.ipynb #55389103
@@ -324,6 +321,65 @@ def study_recipes(s:Study) -> dict:
     for pt in grid_points(s.grid): out[grid_name(pt)] = dataclasses.replace(s.recipe, **pt)
     return out
 
+# %% ../../nbs/00_config.ipynb #3596e8cc
+METRIC_NAMES = ['acc', 'macro_f1', 'balanced_acc', 'nll']   # what `select_metric` may name
+
+RECIPE_RULES = [  # (field, valid when, what it must be): a recipe's fixed choices, ranges and field-to-field rules
+    ('select_metric', lambda r: r.select_metric in METRIC_NAMES, f"one of {', '.join(METRIC_NAMES)}"), ('drw_mode', lambda r: r.drw_mode in ('weights', 'sampler'), "'weights' or 'sampler'"),
+    ('aug_path', lambda r: r.aug_path in ('auto', 'batch', 'sample'), "'auto', 'batch' or 'sample'"), ('feature_pool', lambda r: r.feature_pool in FEATURE_POOLS, f"one of {', '.join(FEATURE_POOLS)}"),
+    ('cb_beta', lambda r: 0 <= r.cb_beta < 1, 'in [0, 1)'), ('focal_gamma', lambda r: r.focal_gamma >= 0, '>= 0'),
+    ('weight_power', lambda r: r.weight_power >= 0, '>= 0'), ('ldam_max_margin', lambda r: r.ldam_max_margin > 0, '> 0'),
+    ('ldam_scale', lambda r: r.ldam_scale > 0, '> 0'), ('label_smoothing', lambda r: 0 <= r.label_smoothing < 1, 'in [0, 1)'),
+    ('drw_epochs', lambda r: 0 <= r.drw_epochs < r.epochs, 'in [0, epochs)'), ('drw_lr_scale', lambda r: r.drw_lr_scale > 0, '> 0'),
+    ('min_delta', lambda r: r.min_delta >= 0, '>= 0'), ('epochs', lambda r: r.epochs >= 1, '>= 1'),
+    ('mixup_alpha', lambda r: r.mixup_alpha >= 0, '>= 0'), ('cutmix_alpha', lambda r: r.cutmix_alpha >= 0, '>= 0'),
+    ('mix_prob', lambda r: 0 <= r.mix_prob <= 1, 'in [0, 1]'), ('mix_off_epochs', lambda r: 0 <= r.mix_off_epochs < r.epochs, 'in [0, epochs)'),
+    ('sam_rho', lambda r: r.sam_rho >= 0, '>= 0'), ('ema_decay', lambda r: 0 <= r.ema_decay < 1, 'in [0, 1)'),
+    ('swa_start', lambda r: 0 <= r.swa_start <= r.epochs, 'in [0, epochs] (0 = off)'), ('swa_lr', lambda r: r.swa_lr >= 0, '>= 0'),
+    ('accum_steps', lambda r: r.accum_steps >= 1, '>= 1'), ('accum_steps', lambda r: r.accum_steps == 1 or r.sam_rho == 0, '1 when sam_rho > 0 (SAM needs the whole step)'),
+    ('restart_epochs', lambda r: r.schedule != 'cosine_restarts' or r.restart_epochs > 0, "> 0 with schedule 'cosine_restarts'"),
+    ('restart_mult', lambda r: r.restart_mult >= 1, '>= 1'), ('group_p', lambda r: 0 <= r.group_p <= 1, 'in [0, 1]'),
+    ('group_classes', lambda r: r.group_p == 0 or len(r.group_classes) > 0, 'a non-empty list of class names when group_p > 0'),
+    ('final_model', lambda r: r.final_model not in ('ema', 'swa') or (r.ema_decay if r.final_model == 'ema' else r.swa_start) > 0,
+     'backed by ema_decay > 0 (ema) or swa_start > 0 (swa)'),
+    ('lora_r', lambda r: r.lora_r >= 1, '>= 1'), ('lora_alpha', lambda r: r.lora_alpha > 0, '> 0'),
+    ('lora_dropout', lambda r: 0 <= r.lora_dropout < 1, 'in [0, 1)'), ('lora_targets', lambda r: _is_regex(r.lora_targets), 'a valid regular expression'),
+    ('probe_c', lambda r: r.probe_c >= 0, '>= 0 (0: chosen by inner CV)'), ('probe_hidden', lambda r: r.probe_hidden >= 1, '>= 1'),
+    ('probe_dropout', lambda r: 0 <= r.probe_dropout < 1, 'in [0, 1)'), ('logit_scale', lambda r: r.logit_scale >= 0, '>= 0 (0: the model\'s own)'),
+    ('drop_rate', lambda r: r.drop_rate == -1 or 0 <= r.drop_rate < 1, 'in [0, 1), or -1 for the architecture\'s default'),
+    ('ae_base', lambda r: r.ae_base >= 1, '>= 1'), ('ae_latent', lambda r: r.ae_latent >= 1, '>= 1'),
+    ('ae_mse', lambda r: r.ae_mse >= 0 and r.ae_mse + r.ae_ssim > 0, '>= 0, and ae_mse + ae_ssim > 0'), ('ae_ssim', lambda r: r.ae_ssim >= 0, '>= 0'),
+    ('anomaly_reduce', lambda r: r.anomaly_reduce in ('mean', 'max', 'topk'), "one of 'mean', 'max', 'topk'"), ('anomaly_topk', lambda r: 0 < r.anomaly_topk <= 1, 'in (0, 1]'),
+    ('patch_layers', lambda r: bool(r.patch_layers) and all(isinstance(v, int) and v >= 0 for v in r.patch_layers), 'a non-empty list of feature-layer indices >= 0'),
+    ('patch_bank', lambda r: r.patch_bank >= 1, '>= 1'),
+    ('metadata', lambda r: not r.metadata or (r.method in PROBES and not r.robust and r.pseudo_rounds == 0), 'empty unless method is a probe with robust: [] and pseudo_rounds: 0 (the fused probe needs the rows\' metadata, which corrupted copies and pool images do not have)'),
+    ('seg_arch', lambda r: r.seg_arch in ('unet', 'fpn'), "'unet' or 'fpn'"), ('seg_tta', lambda r: r.seg_tta in ('none', 'flips', 'd4'), "'none', 'flips' or 'd4'"),
+    ('seg_dice', lambda r: r.seg_dice >= 0 and r.seg_dice + r.seg_focal > 0, '>= 0, and seg_dice + seg_focal > 0'), ('seg_focal', lambda r: r.seg_focal >= 0, '>= 0'),
+    ('head_init', lambda r: r.head_init in HEAD_INITS, f'one of {HEAD_INITS}'),
+    ('head_init', lambda r: r.head_init == 'zero' or (r.method in ('finetune', 'lora') and r.feature_pool == 'avg'), "'zero' unless method is finetune or lora with feature_pool 'avg' (the network's own pooling)"),
+    ('pseudo_threshold', lambda r: 0 < r.pseudo_threshold <= 1, 'in (0, 1]'), ('pseudo_rounds', lambda r: r.pseudo_rounds >= 0, '>= 0'),
+    ('pseudo_rounds', lambda r: r.pseudo_rounds == 0 or r.method in PROBES, '0 unless method is linear_probe or mlp_probe (self-training runs on cached features)'),
+    ('pseudo_pool', lambda r: r.pseudo_rounds == 0 or r.pseudo_pool == 'test' or Path(r.pseudo_pool).is_file(), "'test' or an existing CSV file of image paths"),
+    ('tta', lambda r: r.method not in PROBES or r.tta == 'none', "'none' for probes (they predict from cached features of the plain image)"),
+    ('cutmix_alpha', lambda r: r.method not in PROBES or r.cutmix_alpha == 0, '0 for probes (a feature vector has no box to cut; mixup works)'),
+    ('prompt_langs', lambda r: r.method != 'zeroshot' or (bool(r.prompt_langs) and set(r.prompt_langs) <= set(prompt_languages())),
+     'a non-empty list of languages of visionlab/prompts/templates.yaml')]
+
+def _is_regex(s:str) -> bool:
+    try: re.compile(s); return True
+    except re.error: return False
+
+def prompt_languages() -> list:
+    "Languages that have zero-shot prompt templates (`visionlab/prompts/templates.yaml`)."
+    return list(yaml.safe_load((resources.files('visionlab')/'prompts'/'templates.yaml').read_text(encoding='utf-8')))
+
+def check_recipe_rules(s:Study) -> Study:
+    "Raise `StudyError` naming the recipe and field of the first `RECIPE_RULES` rule a recipe of `s` breaks."
+    for rn, r in study_recipes(s).items():
+        for key, ok, what in RECIPE_RULES:
+            if not ok(r): raise StudyError(f"recipe '{rn}': '{key}' must be {what}, got {getattr(r, key)!r}")
+    return s
+
 # %% ../../nbs/00_config.ipynb #c77a9a83
 def seed_everything(seed:int=0, deterministic:bool=True):
     "Seed python, numpy and torch in one place; optionally make torch ops deterministic."
@@ -364,80 +420,6 @@ def repo_root() -> Path:
     for p in [here, *here.parents]:
         if (p/'settings.ini').exists(): return p
     raise FileNotFoundError('settings.ini not found above ' + str(here))
-
-# %% ../../nbs/00_config.ipynb #de624c37
-RUN_FILES = ['params.json', 'env.json', 'metrics.json', 'history.csv', 'oof.parquet', 'model.pt']
-
-def finish_run(run_dir, has_test:bool=False, # the run predicted a test split (test.parquet)
-               extra:tuple=()) -> Path: # optional files the recipe promised (e.g. robust_oof.parquet)
-    "Write `DONE` into `run_dir` after checking every file of the run-folder contract (and `extra`) is there."
-    run_dir = Path(run_dir)
-    missing = [f for f in RUN_FILES + ['test.parquet'] * has_test + list(extra) if not (run_dir/f).exists()]
-    if missing: raise FileNotFoundError(f"run {run_dir} is incomplete, missing: {', '.join(missing)}")
-    return atomic_write(run_dir/'DONE', lambda p: p.write_text(''))
-
-# %% ../../nbs/00_config.ipynb #7b44ca43
-OPTIONAL_FILES = {'robust_oof.parquet': lambda r: bool(r.robust), 'features.npy': lambda r: r.save_features,  # file -> does the recipe ask for it
-                  'adapter/adapter_config.json': lambda r: r.method == 'lora', 'pseudo.csv': lambda r: r.pseudo_rounds > 0}
-OOF_FILES = ('robust_oof.parquet', 'features.npy')  # made from the OOF rows: a refit (no validation fold) has none
-
-def promised_files(recipe:Recipe, # the run's recipe
-                   has_valid:bool=True, # the run has a validation fold (a `full` refit has none: no OOF rows to score or embed)
-                  ) -> tuple:
-    "Optional run-folder files (`OPTIONAL_FILES`) that `recipe` asks for, to pass to `finish_run` as `extra`."
-    return tuple(f for f, asks in OPTIONAL_FILES.items() if asks(recipe) and (has_valid or f not in OOF_FILES))
-
-# %% ../../nbs/00_config.ipynb #856a3b22
-LOCK_FILE = 'requirements.lock'
-
-def _norm(name:str) -> str: return re.sub(r'[-_.]+', '-', name).lower()
-
-def read_lock(path) -> dict:
-    "Exact pins `{normalised name: version}` of a pip-compile lock file (empty if it does not exist)."
-    path = Path(path)
-    if not path.exists(): return {}
-    pins = [l.split('#')[0].strip() for l in path.read_text().splitlines()]
-    return dict((_norm(n), v) for n, v in (l.split('==', 1) for l in pins if l and not l.startswith('-')))
-
-# %% ../../nbs/00_config.ipynb #e3cec0ff
-def lock_hash(path) -> str:
-    "SHA-256 of the lock file at `path` (first 16 hex digits), or '' when there is none."
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if Path(path).exists() else ''
-
-def lock_drift(lock:dict) -> dict:
-    "`{package: [locked, installed]}` for every locked package whose installed version differs (local tags like +cu130 ignored)."
-    import importlib.metadata as md
-    from packaging.version import Version
-    def installed(n):
-        try: return md.version(n)
-        except md.PackageNotFoundError: return None
-    out = {n: [v, installed(n)] for n, v in lock.items()}
-    return {n: iv for n, iv in out.items() if iv[1] is None or Version(iv[1]).public != Version(iv[0]).public}
-
-# %% ../../nbs/00_config.ipynb #1e64374e
-def environment_yml(lock:dict) -> str:
-    "A conda `environment.yml` that pins every package of `lock` (pip section), plus this repo in editable mode."
-    head = ("# Generated by `make lock` from requirements.lock (do not edit by hand): the same exact versions as pip.\n"
-            "# conda env create -f environment.yml && conda activate visionlab\n"
-            "name: visionlab\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n")
-    return head + ''.join(f'      - "{n}=={v}"\n' for n, v in sorted(lock.items())) + '      - "-e ."\n'
-
-# %% ../../nbs/00_config.ipynb #972dfe7a
-def _git_commit() -> str:
-    import subprocess
-    try: return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=repo_root(), capture_output=True, text=True, timeout=10).stdout.strip()
-    except Exception: return ''
-
-def env_info(seed:int=0) -> dict:
-    "Package versions, lock-file hash and drift, git commit, device (and `CUDA_VISIBLE_DEVICES`), host, torch threads and seed of this process (env.json)."
-    import platform, torch, importlib.metadata as md
-    pk = {p: md.version(p) for p in ['torch', 'torchvision', 'timm', 'albumentations', 'scikit-learn', 'numpy', 'pandas', 'papermill']}
-    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f'cpu ({os.cpu_count()} cores)'
-    lock = repo_root()/LOCK_FILE
-    return dict(packages=pk, python=platform.python_version(), platform=platform.platform(), git_commit=_git_commit(),
-                lock_sha256=lock_hash(lock), lock_drift=lock_drift(read_lock(lock)), device=dev,
-                torch_threads=torch.get_num_threads(), processor=platform.processor(), seed=seed,
-                host=platform.node(), cuda_visible_devices=os.environ.get('CUDA_VISIBLE_DEVICES'))
 
 # %% ../../nbs/00_config.ipynb #44b9b2f7
 def optional_tool(name:str, # the program looked up on the PATH, e.g. 'srun'

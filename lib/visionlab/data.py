@@ -13,14 +13,15 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageFile
 from tqdm.auto import tqdm
 from .config import write_csv, atomic_write, VARIANT_SEP
+from .registry import TASKS
 
 # %% auto #0
-__all__ = ['TASKS', 'PAIR_SEP', 'TASK_MODULES', 'SEG_TASKS', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE',
-           'CACHE_COLS', 'REPORT_COLS', 'TaskData', 'DataError', 'load_image', 'register_task', 'get_task',
-           'parse_pair', 'pair_task_name', 'task_reader', 'digits', 'read_idx', 'per_class_sample', 'fashion_mnist',
-           'long_tail_counts', 'digits_lt', 'fashion_mnist_lt', 'csv_task', 'textile', 'textile_fewshot',
-           'textile_anomaly', 'pair_task', 'decode_file', 'scan_workers', 'scan_images', 'rare_labels',
-           'drop_empty_classes', 'validate_task', 'make_demo_csv', 'format_report', 'checked_task', 'class_counts']
+__all__ = ['PAIR_SEP', 'SEG_TASKS', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE', 'CACHE_COLS', 'REPORT_COLS',
+           'TaskData', 'DataError', 'load_image', 'register_task', 'get_task', 'parse_pair', 'pair_task_name',
+           'task_reader', 'digits', 'read_idx', 'per_class_sample', 'fashion_mnist', 'long_tail_counts', 'digits_lt',
+           'fashion_mnist_lt', 'csv_task', 'textile', 'textile_fewshot', 'textile_anomaly', 'pair_task', 'decode_file',
+           'scan_workers', 'scan_images', 'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv',
+           'format_report', 'checked_task', 'class_counts']
 
 # %% ../../nbs/01_data.ipynb #f5a1ecdc
 @dataclass
@@ -58,7 +59,7 @@ def load_image(td:TaskData, split:str, row) -> np.ndarray:
 def _resolve(td, p): return Path(p) if td.root is None else Path(td.root)/p
 
 # %% ../../nbs/01_data.ipynb #c0aa2161
-TASKS = {}
+# TASKS, the task registry (`visionlab.registry`): name -> reader, filled by `register_task`
 
 def register_task(name:str):
     "Decorator registering a reader `f(**args) -> TaskData` under `name`."
@@ -93,7 +94,6 @@ def pair_task_name(task:str, # parent task name
     "The canonical name `<task>.<min>v<max>` of the pair task of classes a and b."
     return f'{task}{PAIR_SEP}{min(a, b)}v{max(a, b)}'
 
-TASK_MODULES = {'fmnist_seg': 'visionlab.segment', 'seg_csv': 'visionlab.segment'}   # task -> module whose import registers it (imported on first use)
 SEG_TASKS = ('fmnist_seg', 'seg_csv')   # tasks whose TaskData carries masks (arrays '<split>_mask'): runs execute `fit_seg`
 
 def task_reader(name:str, # task name, plain or pair
@@ -101,8 +101,8 @@ def task_reader(name:str, # task name, plain or pair
     "The registered reader of `name` (of its parent for a pair task); a ValueError lists the registered tasks."
     base = name.partition(VARIANT_SEP)[0]               # a study's task variant is read by its base task's reader
     base = parse_pair(base)[0] if PAIR_SEP in base else base
-    if base not in TASKS and base in TASK_MODULES: importlib.import_module(TASK_MODULES[base])   # registered by a later module
-    if base not in TASKS: raise ValueError(f"unknown task '{base}' (registered: {', '.join([*TASKS, *TASK_MODULES])})")
+    if base not in TASKS: TASKS.load()   # segmentation tasks are registered by a later module, imported on first use
+    if base not in TASKS: raise ValueError(f"unknown task '{base}' (registered: {', '.join(TASKS)})")
     return TASKS[base]
 
 # %% ../../nbs/01_data.ipynb #645b2728

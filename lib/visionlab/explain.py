@@ -11,7 +11,8 @@ import torch, torch.nn as nn
 from .config import Recipe, from_dict
 from .data import get_task
 from .train import make_loader, load_checkpoint, norm_stats
-from .ensemble import softmax, complete_runs, model_names
+from .losses import softmax
+from .store import complete_runs, model_names, read_params, read_oof, run_file
 from .report import save_figure
 
 # %% auto #0
@@ -78,14 +79,14 @@ def write_gradcam_assets(study_dir, task:str, model:str, out_dir, n_errors:int=8
     runs = complete_runs(study_dir); runs = runs[runs.task == task]
     folds = [Path(p) for p in runs[(model_names(runs) == model).to_numpy()].path] if len(runs) else []
     if not folds: raise FileNotFoundError(f'{study_dir}: no complete fold runs of model {model!r} of task {task!r}')
-    by_fold = {json.loads((d/'params.json').read_text())['fold']: d for d in folds}
-    oof = pd.concat([pd.read_parquet(d/'oof.parquet') for d in folds], ignore_index=True)
+    by_fold = {read_params(d)['fold']: d for d in folds}
+    oof = pd.concat([read_oof(d) for d in folds], ignore_index=True)
     rows = gradcam_rows(oof, n_errors, n_per_class, seed)
-    p = json.loads((folds[0]/'params.json').read_text()); rec = from_dict(Recipe, p['hparams'])
+    p = read_params(folds[0]); rec = from_dict(Recipe, p['hparams'])
     td = get_task(p['task'], **p.get('task_args', {})); mean, std = norm_stats(p['backbone'], td.channels)
     ims, cams, titles = [], [], []
     for k, g in rows.groupby('fold', sort=False):
-        net, _ = load_checkpoint(by_fold[int(k)]/'model.pt')
+        net, _ = load_checkpoint(run_file(by_fold[int(k)], 'model.pt'))
         tab = td.train.set_index('id').loc[g.id].reset_index()
         x = torch.cat([b for b, _ in make_loader(td, 'train', tab, rec, p['backbone'], train=False)])
         cams.append(gradcam(net, x, g.pred.to_numpy())); ims.append(_display(x, mean, std))

@@ -13,7 +13,8 @@ import numpy as np, pandas as pd, yaml
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from sklearn.linear_model import LogisticRegression
-from .config import Recipe, METHODS, FEATURE_POOLS as POOLS, atomic_write, seed_everything
+from .config import Recipe, FEATURE_POOLS as POOLS, atomic_write, seed_everything
+from .registry import METHODS
 from .data import TaskData, DataError, scan_images
 from .models import register_prefix, create_backbone, _per_channel, _heads
 from .losses import classification_metrics
@@ -21,14 +22,13 @@ from .train import make_loader, fit, FitResult, norm_stats, _state
 from .predict import predict_logits
 
 # %% auto #0
-__all__ = ['CLIP_PREFIX', 'TINY_CLIP', 'PROMPTS', 'FEATURE_VERSION', 'PROBE_CS', 'LORA_TYPES', 'METHOD_FNS', 'METHOD_MODULES',
-           'oc', 'parse_clip', 'check_clip', 'clip_model', 'clip_config', 'ClipClassifier', 'create_clip',
-           'prompt_templates', 'class_prompts', 'text_embeddings', 'zeroshot_classifier', 'state_hash', 'feature_key',
-           'FeatureCache', 'pooled_features', 'split_hashes', 'cached_features', 'FeatureDataset', 'feature_loader',
-           'ProbeMLP', 'inner_c', 'linear_probe', 'FeatureHead', 'pool_rows', 'proba', 'self_train', 'lora_targets',
-           'add_lora', 'parameter_counts', 'save_adapter', 'MethodRun', 'register_method', 'MethodContext',
-           'fit_method', 'probe_head', 'fit_finetune', 'fit_lora', 'fit_zeroshot', 'metadata_encoder',
-           'encode_metadata', 'pool_features', 'fit_probe']
+__all__ = ['CLIP_PREFIX', 'TINY_CLIP', 'PROMPTS', 'FEATURE_VERSION', 'PROBE_CS', 'LORA_TYPES', 'oc', 'parse_clip', 'check_clip',
+           'clip_model', 'clip_config', 'ClipClassifier', 'create_clip', 'prompt_templates', 'class_prompts',
+           'text_embeddings', 'zeroshot_classifier', 'state_hash', 'feature_key', 'FeatureCache', 'pooled_features',
+           'split_hashes', 'cached_features', 'FeatureDataset', 'feature_loader', 'ProbeMLP', 'inner_c', 'linear_probe',
+           'FeatureHead', 'pool_rows', 'proba', 'self_train', 'lora_targets', 'add_lora', 'parameter_counts',
+           'save_adapter', 'MethodRun', 'register_method', 'MethodContext', 'fit_method', 'probe_head', 'fit_finetune',
+           'fit_lora', 'fit_zeroshot', 'metadata_encoder', 'encode_metadata', 'pool_features', 'fit_probe']
 
 # %% ../../nbs/13_foundation.ipynb #95e4db71
 CLIP_PREFIX = 'clip:'
@@ -376,14 +376,12 @@ class MethodRun:
     extra: dict = field(default_factory=dict)  # entries added to metrics.json
     log: pd.DataFrame|None = None  # per-round self-training log (pseudo.csv)
 
-METHOD_FNS = {}
-METHOD_MODULES = {'autoencoder': 'visionlab.anomaly', 'patchcore': 'visionlab.anomaly', 'gaussian': 'visionlab.anomaly'}   # methods registered by a module imported on first use
+# METHODS, the method registry (`visionlab.registry`): name -> fn(ctx) -> MethodRun; the anomaly methods register from visionlab.anomaly
 
 def register_method(name:str):
-    "Decorator registering `fn(ctx) -> MethodRun` as the method `name` (one of `visionlab.config.METHODS`)."
+    "Decorator registering `fn(ctx) -> MethodRun` as the method `name` in `visionlab.registry.METHODS`."
     def _reg(fn):
-        if name not in METHODS: raise ValueError(f"method {name!r} is not in visionlab.config.METHODS {METHODS}")
-        METHOD_FNS[name] = fn; return fn
+        METHODS[name] = fn; return fn
     return _reg
 
 @dataclass
@@ -394,10 +392,10 @@ class MethodContext:
     run_dir: Path; study_dir: Path; seed: int = 0; progress: bool = False
 
 def fit_method(ctx:MethodContext) -> MethodRun:
-    "Fit the recipe's `method` (see `METHOD_FNS`) in context `ctx`."
-    if ctx.recipe.method in METHOD_MODULES and ctx.recipe.method not in METHOD_FNS: importlib.import_module(METHOD_MODULES[ctx.recipe.method])
-    if ctx.recipe.method not in METHOD_FNS: raise ValueError(f"unknown method {ctx.recipe.method!r} (registered: {', '.join(METHOD_FNS)})")
-    return METHOD_FNS[ctx.recipe.method](ctx)
+    "Fit the recipe's `method` (see `visionlab.registry.METHODS`) in context `ctx`."
+    if ctx.recipe.method not in METHODS: METHODS.load()   # the anomaly methods: registered by visionlab.anomaly, imported on first use
+    if ctx.recipe.method not in METHODS: raise ValueError(f"unknown method {ctx.recipe.method!r} (registered: {', '.join(METHODS)})")
+    return METHODS[ctx.recipe.method](ctx)
 
 # %% ../../nbs/13_foundation.ipynb #1b9e5c8d
 def probe_head(ctx:MethodContext, model:nn.Module) -> nn.Module:

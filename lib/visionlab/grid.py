@@ -11,26 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd, yaml
 from tqdm.auto import tqdm
-from .config import Study, Recipe, from_dict, atomic_write, load_study, study_recipes, repo_root, write_json, StudyError, check_value, check_executor, folder_name, VARIANT_SEP, METHODS, PROBES, FEATURE_POOLS, HEAD_INITS
-from importlib import resources
-from .data import SEG_TASKS, TASKS, get_task, class_counts, DataError, parse_pair, task_reader
+from .config import Study, Recipe, from_dict, atomic_write, load_study, study_recipes, repo_root, write_json, StudyError, check_value, check_executor, check_recipe_rules, folder_name, VARIANT_SEP
+from .registry import check_names
+from .data import SEG_TASKS, get_task, class_counts, DataError, parse_pair, task_reader
 from .folds import prepare_task, read_review, review_hash, REVIEW_FILE
-from .augment import AUGMENTS
-from .models import check_backbone
-from .losses import LOSSES
-from .predict import TTAS, CORRUPTIONS
-from .train import SAMPLERS, SCHEDULES, FINAL_MODELS
-from .ensemble import complete_runs
+from .store import complete_runs, finished_params, write_study_record, read_study_record, read_metrics
 from .report import write_paper_readme, fewshot_runs
 from .warm import WarmWorker, notebook_imports, die_with_parent, take_workers, give_workers, worker_env
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'RECIPE_RULES', 'ACTIVE_STATES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'review_file', 'review_key',
-           'expand_grid', 'check_task_args', 'prompt_languages', 'check_grid', 'is_complete', 'template', 'worker_id',
-           'execute_run', 'warm_workers', 'execute_runs', 'clean_partials', 'study_lock', 'read_tasks', 'prepare_study',
-           'summary_table', 'visible_gpus', 'expand_array_id', 'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs',
-           'active_runs', 'slurm_executor', 'recipes_line', 'run_grid', 'study_status', 'paper_tasks',
-           'execute_notebook', 'run_paper']
+__all__ = ['ACTIVE_STATES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'review_file', 'review_key', 'expand_grid', 'check_task_args',
+           'check_grid', 'is_complete', 'template', 'worker_id', 'execute_run', 'warm_workers', 'execute_runs',
+           'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'visible_gpus',
+           'expand_array_id', 'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs', 'active_runs', 'slurm_executor',
+           'recipes_line', 'run_grid', 'study_status', 'paper_tasks', 'execute_notebook', 'run_paper']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -93,76 +87,17 @@ def check_task_args(task:str, args, tasks:list) -> dict:
     return args
 
 # %% ../../nbs/11_grid.ipynb #69b04011
-METRIC_NAMES = ['acc', 'macro_f1', 'balanced_acc', 'nll']
-
-RECIPE_RULES = [  # (field, valid when, what it must be): numeric ranges of recipe fields, checked per recipe
-    ('cb_beta', lambda r: 0 <= r.cb_beta < 1, 'in [0, 1)'), ('focal_gamma', lambda r: r.focal_gamma >= 0, '>= 0'),
-    ('weight_power', lambda r: r.weight_power >= 0, '>= 0'), ('ldam_max_margin', lambda r: r.ldam_max_margin > 0, '> 0'),
-    ('ldam_scale', lambda r: r.ldam_scale > 0, '> 0'), ('label_smoothing', lambda r: 0 <= r.label_smoothing < 1, 'in [0, 1)'),
-    ('drw_epochs', lambda r: 0 <= r.drw_epochs < r.epochs, 'in [0, epochs)'), ('drw_lr_scale', lambda r: r.drw_lr_scale > 0, '> 0'),
-    ('min_delta', lambda r: r.min_delta >= 0, '>= 0'), ('epochs', lambda r: r.epochs >= 1, '>= 1'),
-    ('mixup_alpha', lambda r: r.mixup_alpha >= 0, '>= 0'), ('cutmix_alpha', lambda r: r.cutmix_alpha >= 0, '>= 0'),
-    ('mix_prob', lambda r: 0 <= r.mix_prob <= 1, 'in [0, 1]'), ('mix_off_epochs', lambda r: 0 <= r.mix_off_epochs < r.epochs, 'in [0, epochs)'),
-    ('sam_rho', lambda r: r.sam_rho >= 0, '>= 0'), ('ema_decay', lambda r: 0 <= r.ema_decay < 1, 'in [0, 1)'),
-    ('swa_start', lambda r: 0 <= r.swa_start <= r.epochs, 'in [0, epochs] (0 = off)'), ('swa_lr', lambda r: r.swa_lr >= 0, '>= 0'),
-    ('accum_steps', lambda r: r.accum_steps >= 1, '>= 1'), ('accum_steps', lambda r: r.accum_steps == 1 or r.sam_rho == 0, '1 when sam_rho > 0 (SAM needs the whole step)'),
-    ('restart_epochs', lambda r: r.schedule != 'cosine_restarts' or r.restart_epochs > 0, "> 0 with schedule 'cosine_restarts'"),
-    ('restart_mult', lambda r: r.restart_mult >= 1, '>= 1'), ('group_p', lambda r: 0 <= r.group_p <= 1, 'in [0, 1]'),
-    ('group_classes', lambda r: r.group_p == 0 or len(r.group_classes) > 0, 'a non-empty list of class names when group_p > 0'),
-    ('final_model', lambda r: r.final_model not in ('ema', 'swa') or (r.ema_decay if r.final_model == 'ema' else r.swa_start) > 0,
-     'backed by ema_decay > 0 (ema) or swa_start > 0 (swa)'),
-    ('lora_r', lambda r: r.lora_r >= 1, '>= 1'), ('lora_alpha', lambda r: r.lora_alpha > 0, '> 0'),
-    ('lora_dropout', lambda r: 0 <= r.lora_dropout < 1, 'in [0, 1)'), ('lora_targets', lambda r: _is_regex(r.lora_targets), 'a valid regular expression'),
-    ('probe_c', lambda r: r.probe_c >= 0, '>= 0 (0: chosen by inner CV)'), ('probe_hidden', lambda r: r.probe_hidden >= 1, '>= 1'),
-    ('probe_dropout', lambda r: 0 <= r.probe_dropout < 1, 'in [0, 1)'), ('logit_scale', lambda r: r.logit_scale >= 0, '>= 0 (0: the model\'s own)'),
-    ('drop_rate', lambda r: r.drop_rate == -1 or 0 <= r.drop_rate < 1, 'in [0, 1), or -1 for the architecture\'s default'),
-    ('ae_base', lambda r: r.ae_base >= 1, '>= 1'), ('ae_latent', lambda r: r.ae_latent >= 1, '>= 1'),
-    ('ae_mse', lambda r: r.ae_mse >= 0 and r.ae_mse + r.ae_ssim > 0, '>= 0, and ae_mse + ae_ssim > 0'), ('ae_ssim', lambda r: r.ae_ssim >= 0, '>= 0'),
-    ('anomaly_reduce', lambda r: r.anomaly_reduce in ('mean', 'max', 'topk'), "one of 'mean', 'max', 'topk'"), ('anomaly_topk', lambda r: 0 < r.anomaly_topk <= 1, 'in (0, 1]'),
-    ('patch_layers', lambda r: bool(r.patch_layers) and all(isinstance(v, int) and v >= 0 for v in r.patch_layers), 'a non-empty list of feature-layer indices >= 0'),
-    ('patch_bank', lambda r: r.patch_bank >= 1, '>= 1'),
-    ('metadata', lambda r: not r.metadata or (r.method in PROBES and not r.robust and r.pseudo_rounds == 0), 'empty unless method is a probe with robust: [] and pseudo_rounds: 0 (the fused probe needs the rows\' metadata, which corrupted copies and pool images do not have)'),
-    ('seg_arch', lambda r: r.seg_arch in ('unet', 'fpn'), "'unet' or 'fpn'"), ('seg_tta', lambda r: r.seg_tta in ('none', 'flips', 'd4'), "'none', 'flips' or 'd4'"),
-    ('seg_dice', lambda r: r.seg_dice >= 0 and r.seg_dice + r.seg_focal > 0, '>= 0, and seg_dice + seg_focal > 0'), ('seg_focal', lambda r: r.seg_focal >= 0, '>= 0'),
-    ('head_init', lambda r: r.head_init in HEAD_INITS, f'one of {HEAD_INITS}'),
-    ('head_init', lambda r: r.head_init == 'zero' or (r.method in ('finetune', 'lora') and r.feature_pool == 'avg'), "'zero' unless method is finetune or lora with feature_pool 'avg' (the network's own pooling)"),
-    ('pseudo_threshold', lambda r: 0 < r.pseudo_threshold <= 1, 'in (0, 1]'), ('pseudo_rounds', lambda r: r.pseudo_rounds >= 0, '>= 0'),
-    ('pseudo_rounds', lambda r: r.pseudo_rounds == 0 or r.method in PROBES, '0 unless method is linear_probe or mlp_probe (self-training runs on cached features)'),
-    ('pseudo_pool', lambda r: r.pseudo_rounds == 0 or r.pseudo_pool == 'test' or Path(r.pseudo_pool).is_file(), "'test' or an existing CSV file of image paths"),
-    ('tta', lambda r: r.method not in PROBES or r.tta == 'none', "'none' for probes (they predict from cached features of the plain image)"),
-    ('cutmix_alpha', lambda r: r.method not in PROBES or r.cutmix_alpha == 0, '0 for probes (a feature vector has no box to cut; mixup works)'),
-    ('prompt_langs', lambda r: r.method != 'zeroshot' or (bool(r.prompt_langs) and set(r.prompt_langs) <= set(prompt_languages())),
-     'a non-empty list of languages of visionlab/prompts/templates.yaml')]
-
-def _is_regex(s:str) -> bool:
-    try: re.compile(s); return True
-    except re.error: return False
-
-def prompt_languages() -> list:
-    "Languages that have zero-shot prompt templates (`visionlab/prompts/templates.yaml`)."
-    return list(yaml.safe_load((resources.files('visionlab')/'prompts'/'templates.yaml').read_text(encoding='utf-8')))
-
 def check_grid(s:Study) -> Study:
-    "Raise `StudyError` naming the key of any unknown task, backbone, loss, augment, tta, schedule, sampler or metric, or a field out of range."
+    "Raise `StudyError` naming the key of any unknown task, unregistered name (backbone, loss, augment, tta, ...: `check_names`) or recipe field breaking a rule."
     for i, t in enumerate(s.tasks):
         try: pair = parse_pair(t); task_reader(t)
         except ValueError as e: raise StudyError(f'tasks: {e}') from None
         if pair and pair[0] not in s.tasks[:i]: raise StudyError(f"tasks: pair task '{t}' reuses the folds of '{pair[0]}': list '{pair[0]}' before it")
     seg = [t for t in s.tasks if s.review and t.partition(VARIANT_SEP)[0] in SEG_TASKS and review_file(s, t).exists()]
     if seg: raise StudyError(f"'review': {s.review}/{seg[0]}/{REVIEW_FILE} reviews a segmentation task; reviews apply to classification tasks only")
-    for b in s.backbones:
-        try: check_backbone(b)
-        except ValueError as e: raise StudyError(f'backbones: {e}') from None
     for t, args in s.task_args.items(): check_task_args(t, args, s.tasks)
+    check_names(s); check_recipe_rules(s)
     for rn, r in study_recipes(s).items():
-        for key, ok in [('loss', LOSSES), ('augment', AUGMENTS), ('group_augment', AUGMENTS), ('tta', TTAS), ('schedule', SCHEDULES),
-                        ('select_metric', METRIC_NAMES), ('sampler', SAMPLERS), ('drw_mode', ['weights', 'sampler']),
-                        ('final_model', FINAL_MODELS), ('aug_path', ['auto', 'batch', 'sample']), ('method', METHODS), ('feature_pool', FEATURE_POOLS)]:
-            if getattr(r, key) not in ok: raise StudyError(f"recipe '{rn}': '{key}' is '{getattr(r, key)}', not one of {', '.join(ok)}")
-        for c in r.robust:
-            if c not in CORRUPTIONS: raise StudyError(f"recipe '{rn}': 'robust' lists '{c}', not one of {', '.join(CORRUPTIONS)}")
-        for key, ok, what in RECIPE_RULES:
-            if not ok(r): raise StudyError(f"recipe '{rn}': '{key}' must be {what}, got {getattr(r, key)!r}")
         clipless = [b for b in s.backbones if not b.startswith('clip:')]
         if r.method == 'zeroshot' and clipless:
             raise StudyError(f"recipe '{rn}': method 'zeroshot' needs CLIP backbones ('clip:<architecture>/<weights>'), not {clipless[0]!r}")
@@ -173,8 +108,8 @@ _KEYS = ['task', 'task_args', 'backbone', 'hparams', 'fold', 'n_folds', 'seed', 
 
 def is_complete(spec:RunSpec) -> bool:
     "Whether `spec.run_dir` holds a finished run made with the same parameters (and the same reviewed labels)."
-    if not (spec.run_dir/'DONE').exists(): return False
-    done = {'review': '', **json.loads((spec.run_dir/'params.json').read_text())}   # a run older than reviews applied none
+    if (params := finished_params(spec.run_dir)) is None: return False
+    done = {'review': '', **params}   # a run older than reviews applied none
     done['hparams'] = {**dataclasses.asdict(Recipe()), **(done.get('hparams') or {})}   # fields newer than the run: their defaults
     return all(done.get(k) == spec.params.get(k, '') for k in _KEYS)
 
@@ -293,7 +228,7 @@ def read_tasks(s:Study) -> dict:
 def prepare_study(s:Study, study_dir:Path, tasks:dict|None=None) -> dict:
     "Validate every task's data and make its folds (once, before any run), print class counts; save the resolved study."
     tasks = tasks or read_tasks(s)
-    study_dir.mkdir(parents=True, exist_ok=True); write_json(dataclasses.asdict(s), study_dir/'study.json')
+    study_dir.mkdir(parents=True, exist_ok=True); write_study_record(study_dir, dataclasses.asdict(s))
     out = {t: prepare_task(td, study_dir/t, s.folds, s.seed, s.quarantine, min_per_class=s.min_per_class,
                           review=str(review_file(s, t) or ''))[0] for t, td in tasks.items()}
     for t, td in out.items(): print(f'{t}: images per class\n' + class_counts(td).to_string(index=False))
@@ -301,9 +236,8 @@ def prepare_study(s:Study, study_dir:Path, tasks:dict|None=None) -> dict:
 
 # %% ../../nbs/11_grid.ipynb #1ee9eaa6
 def _metrics(spec):
-    p = spec.run_dir/'metrics.json'
-    if not p.exists(): return {}
-    m = json.loads(p.read_text()); return {'acc': m.get('valid', {}).get('acc'), 'macro_f1': m.get('valid', {}).get('macro_f1'),
+    m = read_metrics(spec.run_dir, missing_ok=True)
+    return {'acc': m.get('valid', {}).get('acc'), 'macro_f1': m.get('valid', {}).get('macro_f1'),
                                            'test_acc': m.get('test', {}).get('acc')}
 
 def summary_table(specs:list, results:dict) -> pd.DataFrame:
@@ -492,8 +426,8 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False,
 def study_status(study_dir) -> pd.DataFrame:
     "One row per run of the study saved in `study_dir`: state (done, running, pending, failed, todo), SLURM job and state, log."
     sd = Path(study_dir)
-    if not (sd/'study.json').exists(): raise StudyError(f'{sd}: no study.json (run `vlab run` on its study file first)')
-    s = from_dict(Study, json.loads((sd/'study.json').read_text()))
+    if not (rec := read_study_record(sd)): raise StudyError(f'{sd}: no study.json (run `vlab run` on its study file first)')
+    s = from_dict(Study, rec)
     specs, rec = expand_grid(s, sd.parent), read_jobs(sd)
     states = slurm_states([r['job'] for r in rec.values()])
     rows = []

@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from sklearn.metrics import f1_score, balanced_accuracy_score
+from .registry import LOSSES
 
 # %% auto #0
-__all__ = ['LOWER_IS_BETTER', 'LOSSES', 'log_softmax_np', 'classification_metrics', 'is_better', 'register_loss', 'ClassLoss',
+__all__ = ['LOWER_IS_BETTER', 'log_softmax_np', 'softmax', 'classification_metrics', 'is_better', 'register_loss', 'ClassLoss',
            'class_counts', 'class_balanced_weights', 'inverse_freq_weights', 'log_prior', 'adjust_logits', 'CELoss',
            'FocalLoss', 'LDAMLoss', 'ldam_margins', 'get_loss']
 
@@ -20,6 +21,11 @@ def log_softmax_np(logits:np.ndarray) -> np.ndarray:
     "Numerically stable log-softmax over the last axis of a numpy array."
     z = logits - logits.max(-1, keepdims=True)
     return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+def softmax(logits, # float array (..., C)
+           ) -> np.ndarray:
+    "Numerically stable softmax over the last axis."
+    return np.exp(log_softmax_np(np.asarray(logits, dtype=np.float64)))
 
 # %% ../../nbs/05_losses.ipynb #709b60af
 def classification_metrics(labels:np.ndarray, logits:np.ndarray) -> dict:
@@ -38,7 +44,7 @@ def is_better(metric:str, new:float, best:float|None, min_delta:float=0.0) -> bo
     return new < best - min_delta if metric in LOWER_IS_BETTER else new > best + min_delta
 
 # %% ../../nbs/05_losses.ipynb #b265a7d8
-LOSSES = {}
+# LOSSES, the loss registry (`visionlab.registry`): name -> factory, filled by `register_loss`
 
 def register_loss(name:str):
     "Decorator that registers a loss factory `f(recipe, counts) -> ClassLoss` under `name`."

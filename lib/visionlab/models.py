@@ -16,9 +16,10 @@ import torch, timm
 from torch import nn
 import torch.nn.functional as F
 from timm.models import register_model, build_model_with_cfg, adapt_input_conv, get_pretrained_cfg
+from .registry import BACKBONES
 
 # %% ../../nbs/04_models.ipynb #c08e92c6
-VLAB_BACKBONES = {}  # name -> timm entrypoint of the backbones defined here
+VLAB_BACKBONES = BACKBONES  # the backbone registry (`visionlab.registry`): name -> timm entrypoint of the backbones defined here
 
 def _cfg(input_size, mean, std, first_conv, classifier='head', **kw):
     "timm pretrained cfg (no weights) for a vlab backbone."

@@ -11,14 +11,15 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from .config import Recipe
+from .registry import TTAS, CORRUPTIONS
 from .data import TaskData, load_image
 from .augment import augment_pipeline
 from .train import ImageDataset, norm_stats
 
 # %% auto #0
-__all__ = ['SCALES', 'TTAS', 'CORRUPTIONS', 'View', 'geo_view', 'scaled_size', 'scale_view', 'tta_views', 'predict_logits',
-           'gaussian_noise', 'jpeg', 'blur', 'downscale', 'corruption_key', 'corrupt', 'CorruptedImages',
-           'robust_logits', 'logits_frame', 'robust_frame', 'predict_features']
+__all__ = ['SCALES', 'View', 'geo_view', 'scaled_size', 'scale_view', 'tta_views', 'predict_logits', 'gaussian_noise', 'jpeg',
+           'blur', 'downscale', 'corruption_key', 'corrupt', 'CorruptedImages', 'robust_logits', 'logits_frame',
+           'robust_frame', 'predict_features']
 
 # %% ../../nbs/07_predict.ipynb #dfd863a9
 class View(NamedTuple):
@@ -66,9 +67,9 @@ def scale_view(s:float, # side scale factor (1.0: no resize)
 # %% ../../nbs/07_predict.ipynb #723fe25f
 SCALES = (0.875, 1.0, 1.125)   # side scale factors of the multi-scale presets
 
-TTAS = {'none': [geo_view(0)], 'hflip': [geo_view(0), geo_view(0, True)], 'vflip': [geo_view(0), geo_view(2, True)],
+TTAS.update({'none': [geo_view(0)], 'hflip': [geo_view(0), geo_view(0, True)], 'vflip': [geo_view(0), geo_view(2, True)],
         'rot90': [geo_view(k) for k in range(4)], 'geo8': [geo_view(k, f) for f in (False, True) for k in range(4)],
-        'ms': [scale_view(s) for s in SCALES], 'hflip_ms': [scale_view(s, f) for f in (False, True) for s in SCALES]}
+        'ms': [scale_view(s) for s in SCALES], 'hflip_ms': [scale_view(s, f) for f in (False, True) for s in SCALES]})
 
 def tta_views(name:str) -> list: # a `TTAS` name
     "The registered list of `View`s for TTA `name`."
@@ -112,7 +113,7 @@ def downscale(image:np.ndarray, rng:np.random.Generator) -> np.ndarray: # uint8 
     h, w = image.shape[:2]; small = cv2.resize(image, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
     return _like(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), image)
 
-CORRUPTIONS = {'gaussian_noise': gaussian_noise, 'jpeg': jpeg, 'blur': blur, 'downscale': downscale}
+CORRUPTIONS.update({'gaussian_noise': gaussian_noise, 'jpeg': jpeg, 'blur': blur, 'downscale': downscale})
 
 # %% ../../nbs/07_predict.ipynb #532f101c
 def corruption_key(seed:int, # run/study seed

@@ -401,7 +401,7 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
 from .config import Study, StudyError, atomic_write, from_dict, study_recipes, grid_points, grid_name, value_text
-from .ensemble import complete_runs, model_names
+from .store import complete_runs, model_names, read_study_record, run_commit, read_oof, read_history
 from .losses import classification_metrics
 
 # %% ../../nbs/10_report.ipynb #4cd40757
@@ -491,8 +491,8 @@ def learning_curves(study_dir, # runs/<study>
                    ) -> pd.DataFrame:
     "Every complete run's `history.csv` rows, with `model`, `backbone`, `recipe` and `fold` columns."
     runs = task_runs(study_dir, task)
-    frames = [pd.read_csv(Path(r.path)/'history.csv').assign(model=r.model, backbone=r.backbone, recipe=r.recipe, fold=r.fold)
-              for r in runs.itertuples() if (Path(r.path)/'history.csv').exists()]
+    frames = [h.assign(model=r.model, backbone=r.backbone, recipe=r.recipe, fold=r.fold)
+              for r in runs.itertuples() if (h := read_history(r.path, missing_ok=True)) is not None]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 # %% ../../nbs/10_report.ipynb #46ad8f88
@@ -521,7 +521,7 @@ def run_scores(study_dir, # runs/<study>
     "One row per complete run of `task`: backbone, recipe, fold, model and its OOF `classification_metrics` (from `oof.parquet`)."
     runs = task_runs(study_dir, task); rows = []
     for r in runs.itertuples():
-        oof = pd.read_parquet(Path(r.path)/'oof.parquet')
+        oof = read_oof(r.path)
         rows.append(dict(backbone=r.backbone, recipe=r.recipe, fold=r.fold, model=r.model,
                          **classification_metrics(oof.label.to_numpy(), oof.filter(like='logit_').to_numpy())))
     return pd.DataFrame(rows)
@@ -530,8 +530,8 @@ def study_order(study_dir, # runs/<study>
                 recipes, # recipe names to order
                ) -> list:
     "`recipes` in the study's order (its `study.json`: named recipes, vary, grid); the others after, `base` first, then by name."
-    sj = Path(study_dir)/'study.json'
-    try: order = list(study_recipes(from_dict(Study, json.loads(sj.read_text())))) if sj.exists() else []
+    rec = read_study_record(study_dir)
+    try: order = list(study_recipes(from_dict(Study, rec))) if rec else []
     except (StudyError, TypeError, ValueError): order = []   # a study.json written by an older schema: fall back to names
     rest = sorted(set(recipes) - set(order), key=lambda r: (r != 'base', r))
     return [r for r in order if r in set(recipes)] + rest
@@ -557,8 +557,7 @@ def progression_figure(scores:pd.DataFrame, # `run_scores` output
 def grid_design(study_dir, # runs/<study>
                ) -> dict:
     "`{recipe name: {field: value}}` of the study's `grid:` block (from its `study.json`); {} when it has none."
-    sj = Path(study_dir)/'study.json'
-    grid = (json.loads(sj.read_text()).get('grid') or {}) if sj.exists() else {}
+    grid = read_study_record(study_dir).get('grid') or {}
     try: return {grid_name(p): p for p in grid_points(grid)}
     except StudyError: return {}   # a grid of fields this version no longer has: no heatmap rather than a failed paper
 
@@ -612,7 +611,7 @@ def run_features(study_dir, # runs/<study>
     for r in task_runs(study_dir, task).sort_values(['model', 'fold']).itertuples():
         p = Path(r.path)
         if r.model in out or not (p/'features.npy').exists(): continue
-        f, lab = np.load(p/'features.npy'), pd.read_parquet(p/'oof.parquet').label.to_numpy()
+        f, lab = np.load(p/'features.npy'), read_oof(p).label.to_numpy()
         if len(f) != len(lab): raise ValueError(f'{p}/features.npy has {len(f)} rows, oof.parquet {len(lab)}')
         out[r.model] = (r.fold, f, lab)
     return out
@@ -736,14 +735,11 @@ def paper_assets(folder, # a paper folder: holds tables/ and figures/
     return out
 
 # %% ../../nbs/10_report.ipynb #fff4883c
-def _commit(p): return (json.loads((p/'env.json').read_text()).get('git_commit') if (p/'env.json').exists() else '') or 'unknown'
-
 def study_provenance(study_dir, # runs/<study>
                     ) -> dict:
     "The study's name, tasks, number of complete runs and the sorted git commits that made them (from each run's `env.json`)."
-    runs, sj = complete_runs(study_dir), Path(study_dir)/'study.json'
-    name = json.loads(sj.read_text()).get('study', Path(study_dir).name) if sj.exists() else Path(study_dir).name
-    return dict(study=name, tasks=sorted(runs.task.unique()), runs=len(runs), commits=sorted({_commit(Path(p)) for p in runs.path}))
+    runs = complete_runs(study_dir); name = read_study_record(study_dir).get('study', Path(study_dir).name)
+    return dict(study=name, tasks=sorted(runs.task.unique()), runs=len(runs), commits=sorted({run_commit(p) for p in runs.path}))
 
 def _asset_line(prefix, kind, stem, suffixes):
     files = ', '.join([f'`{prefix}{kind}/{stem}{suffixes[0]}`'] + [f'`{s}`' for s in suffixes[1:]])
@@ -778,7 +774,8 @@ def write_paper_readme(out_dir, # the paper folder `vlab paper` wrote: README.md
     return atomic_write(out/'README.md', lambda p: p.write_text(paper_readme(study_provenance(study_dir), sections)))
 
 # %% ../../nbs/10_report.ipynb #15d2485d
-from .ensemble import softmax
+from .losses import softmax
+from .store import run_index, read_params, read_oof, read_test
 
 METHOD_ORDER = ['zeroshot', 'linear_probe', 'mlp_probe', 'lora', 'finetune']   # the progression's x axis
 
@@ -786,10 +783,9 @@ def fewshot_runs(*study_dirs) -> pd.DataFrame:
     "Complete runs of few-shot task variants (reader arguments with `shots`) in `study_dirs`, with kind, shots, draw and method."
     rows = []
     for sd in study_dirs:
-        refits = [dict(task=p['task'], backbone=p['backbone'], recipe=p['recipe'], fold=-1, path=d.parent) for d in sorted(Path(sd).glob('*/*/*/full/DONE'))
-                  for p in [json.loads((d.parent/'params.json').read_text())]]   # refit runs (no folds): `complete_runs` lists fold runs only
-        for r in [*complete_runs(sd).itertuples(), *(pd.DataFrame(refits).itertuples() if refits else [])]:
-            p = json.loads((Path(r.path)/'params.json').read_text()); ta = p.get('task_args', {})
+        ix = run_index(sd)
+        for r in pd.concat([ix[ix.kind == 'fold'], ix[ix.kind == 'full']]).itertuples():   # fold runs, then refits (no folds)
+            p = read_params(r.path); ta = p.get('task_args', {})
             if 'shots' not in ta: continue
             rows.append(dict(study=Path(sd).name, task=r.task, kind=str(ta.get('kind', '')), shots=int(ta['shots']), draw=int(ta.get('draw', 0)),
                              backbone=r.backbone, recipe=r.recipe, method=p['hparams'].get('method', 'finetune'), fold=r.fold, path=r.path))
@@ -805,9 +801,9 @@ def _auc(y, p) -> float:
 def _one_model(g:pd.DataFrame) -> dict:
     "OOF accuracy over the fold runs (NaN without folds) and test accuracy / ROC-AUC of the refit, else of the fold models' mean probabilities."
     folds = g[g.fold >= 0]
-    oof = pd.concat([pd.read_parquet(Path(p)/'oof.parquet') for p in folds.path]) if len(folds) else None
+    oof = pd.concat([read_oof(p) for p in folds.path]) if len(folds) else None
     src = g[g.fold < 0] if (g.fold < 0).any() else folds
-    tests = [pd.read_parquet(Path(p)/'test.parquet') for p in src.path]
+    tests = [read_test(p) for p in src.path]
     y, p = tests[0].label.to_numpy(), np.mean([_probs(t) for t in tests], 0)
     return dict(oof_acc=np.nan if oof is None else float((_probs(oof).argmax(1) == oof.label.to_numpy()).mean()),
                 test_acc=float((p.argmax(1) == y).mean()), test_auc=_auc(y, p), n_models=len(src))

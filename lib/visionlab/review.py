@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw
 from .config import StudyError
 from .data import TaskData, get_task, load_image, parse_pair
 from .folds import read_review, REVIEW_FILE, REVIEW_COLUMNS, REVIEW_DECISIONS
-from .ensemble import complete_runs, oof_table, mean_ensemble, study_summary, _aligned
+from .ensemble import mean_ensemble, study_summary, _aligned
+from .store import complete_runs, oof_table, read_params, read_study_record
 from .report import booktabs_table, save_table
 
 # %% auto #0
@@ -44,7 +45,7 @@ def doubt_table(study_dir, # runs/<study>
     for k in range(top.shape[1]): t[f'top{k + 1}'], t[f'p{k + 1}'] = top[:, k], p[n, top[:, k]]
     t['doubt'] = t.loss
     t = t.sort_values(['doubt', 'disagreement', 'margin'], ascending=[False, False, True], kind='stable', ignore_index=True)
-    t.attrs.update(task=task, models=models, classes=json.loads((Path(runs.path[runs.task == task].iloc[0])/'params.json').read_text()).get('classes'))
+    t.attrs.update(task=task, models=models, classes=read_params(runs.path[runs.task == task].iloc[0]).get('classes'))
     return t
 
 # %% ../../nbs/17_review.ipynb #bd58269c
@@ -82,9 +83,8 @@ def study_task(study_dir, # runs/<study> (holds the study.json that `vlab run` s
                task:str, # one of its tasks
               ) -> TaskData:
     "The task as the study read it: its reader with the study's `task_args` (a pair task: its parent's)."
-    p = Path(study_dir)/'study.json'
-    if not p.exists(): raise StudyError(f'{p} not found: the review reads the task as the study did (run `vlab run` first)')
-    args = json.loads(p.read_text()).get('task_args') or {}
+    if not (rec := read_study_record(study_dir)): raise StudyError(f'{Path(study_dir)/"study.json"} not found: the review reads the task as the study did (run `vlab run` first)')
+    args = rec.get('task_args') or {}
     pair = parse_pair(task)
     return get_task(task, **args.get(task, args.get(pair[0], {}) if pair else {}))
 
@@ -357,7 +357,7 @@ def review_table(study_dir, # runs/<study>
                 ) -> pd.DataFrame|None:
     "Counts of the study's own review and of the review it applies, with the ensemble's accuracy before and after; None when there is neither."
     sd = Path(study_dir); rows = {}
-    src = json.loads((sd/'study.json').read_text()).get('review', '') if (sd/'study.json').exists() else ''
+    src = read_study_record(sd).get('review', '')
     if src and (Path(src)/task/REVIEW_FILE).exists():
         n = review_counts(Path(src)/task/REVIEW_FILE)
         rows[f'{Path(src).name} (before review)'] = dict(role='reviewed', **n, **_ensemble_acc(src, task))

@@ -15,6 +15,7 @@ from .data import FMNIST_DIR, read_idx, register_task, TaskData, get_task
 from .models import OFFLINE_WEIGHTS
 from .train import make_optimizer, make_scheduler, norm_stats
 from .report import save_figure, save_table
+from .store import complete_runs, read_metrics, read_oof, read_params
 
 # %% auto #0
 __all__ = ['SEG_CLASSES', 'SEG_VIEWS', 'SEG_TTAS', 'SEG_ARCHS', 'fmnist_mosaics', 'seg_class_weights', 'focal_loss', 'dice_loss',
@@ -220,18 +221,14 @@ def image_scores(pred:np.ndarray, truth:np.ndarray, num_classes:int) -> pd.DataF
 # %% ../../nbs/16_segment.ipynb #8a887bda
 def seg_runs(study_dir) -> pd.DataFrame:
     "Complete fold runs of segmentation tasks in `study_dir`: task, backbone, recipe, fold, path."
-    rows = []
-    for d in sorted(Path(study_dir).glob('*/*/*/fold*/DONE')):
-        if (d.parent/'oof_confusion.npy').exists():
-            p = json.loads((d.parent/'params.json').read_text())
-            rows.append(dict(task=p['task'], backbone=p['backbone'], recipe=p['recipe'], fold=p['fold'], path=d.parent))
-    return pd.DataFrame(rows, columns=['task', 'backbone', 'recipe', 'fold', 'path'])
+    runs = complete_runs(study_dir)
+    return runs[[(Path(p)/'oof_confusion.npy').exists() for p in runs.path]].reset_index(drop=True)
 
 def seg_table(runs:pd.DataFrame, classes:list) -> tuple:
     "Per model: OOF and test mIoU / mean Dice / pixel accuracy (mean ± std over fold runs); and per-class IoU of the pooled OOF confusion."
     rows, per_class = [], {}
     for (bb, rec), g in runs.groupby(['backbone', 'recipe'], sort=False):
-        ms = [json.loads((Path(p)/'metrics.json').read_text()) for p in g.path]; row = dict(model=f'{bb}/{rec}', folds=len(g))
+        ms = [read_metrics(p) for p in g.path]; row = dict(model=f'{bb}/{rec}', folds=len(g))
         for split in ('valid', 'test'):
             for k in ('miou', 'mdice', 'pixel_acc'):
                 v = [m[split][k] for m in ms if split in m]
@@ -243,7 +240,7 @@ def seg_table(runs:pd.DataFrame, classes:list) -> tuple:
 def seg_panels(runs:pd.DataFrame, td:TaskData, n:int=4):
     "Best and worst `n` OOF images by their own mIoU over all runs of one model: image, truth and prediction."
     import matplotlib.pyplot as plt
-    sc = pd.concat([pd.read_parquet(Path(p)/'oof.parquet').assign(path=str(p)) for p in runs.path], ignore_index=True).sort_values('miou')
+    sc = pd.concat([read_oof(p).assign(path=str(p)) for p in runs.path], ignore_index=True).sort_values('miou')
     pick = pd.concat([sc.tail(n)[::-1].assign(which='best'), sc.head(n).assign(which='worst')])
     src = td.train.set_index('id').src; cmap = plt.get_cmap('tab20', len(td.classes))
     fig, axes = plt.subplots(3, len(pick), figsize=(1.6 * len(pick), 5.2), squeeze=False)
@@ -261,7 +258,7 @@ def write_seg_assets(study_dir, out_dir, n:int=4) -> dict:
     import matplotlib.pyplot as plt
     runs = seg_runs(study_dir)
     if runs.empty: raise ValueError(f'{study_dir}: no complete segmentation runs')
-    p = json.loads((Path(runs.path.iloc[0])/'params.json').read_text()); td = get_task(p['task'], **p.get('task_args', {}))
+    p = read_params(runs.path.iloc[0]); td = get_task(p['task'], **p.get('task_args', {}))
     table, per_class = seg_table(runs, td.classes); out = Path(out_dir); paths = {}
     paths['csv'] = write_csv(table, out/'tables'/'segmentation.csv'); paths['per_class'] = write_csv(per_class.reset_index(), out/'tables'/'segmentation_per_class.csv')
     paths['tex'] = save_table(table.to_latex(index=False, float_format='%.4f', caption='Segmentation: OOF and test mIoU, mean Dice and pixel accuracy (mean and std over fold models).', label='tab:segmentation'), out/'tables'/'segmentation.tex')

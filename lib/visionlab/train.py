@@ -14,17 +14,18 @@ from torch.utils.data import Dataset, DataLoader, WeightedRandomSampler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm.auto import tqdm
 from .config import Recipe, seed_everything, atomic_write
+from .registry import SAMPLERS, SCHEDULES, FINAL_MODELS
 from .data import TaskData, load_image
 from .augment import augment_pipeline, batch_augment, has_batch_path, resize_array, mix_batch, mix_loss
 from .models import create_backbone, backbone_config
 from .losses import get_loss, classification_metrics, is_better, class_balanced_weights, adjust_logits, class_counts
 
 # %% auto #0
-__all__ = ['SAMPLERS', 'SCHEDULES', 'FINAL_MODELS', 'ImageDataset', 'norm_stats', 'class_sampler', 'ArrayDataset', 'BatchLoader',
-           'group_labels', 'batch_path', 'make_loader', 'with_sampler', 'train_counts', 'make_optimizer',
-           'cycle_position', 'make_scheduler', 'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn', 'optimizer_step',
-           'weight_averages', 'batchnorm_eval', 'mixed_loss', 'train_epoch', 'FitResult', 'best_epochs', 'pick_final',
-           'final_weights', 'fit', 'CheckpointError', 'save_checkpoint', 'load_checkpoint']
+__all__ = ['ImageDataset', 'norm_stats', 'class_sampler', 'ArrayDataset', 'BatchLoader', 'group_labels', 'batch_path',
+           'make_loader', 'with_sampler', 'train_counts', 'make_optimizer', 'cycle_position', 'make_scheduler',
+           'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn', 'optimizer_step', 'weight_averages', 'batchnorm_eval',
+           'mixed_loss', 'train_epoch', 'FitResult', 'best_epochs', 'pick_final', 'final_weights', 'fit',
+           'CheckpointError', 'save_checkpoint', 'load_checkpoint']
 
 # %% ../../nbs/06_train.ipynb #356a5ddc
 class ImageDataset(Dataset):
@@ -42,7 +43,7 @@ def norm_stats(backbone:str, channels:int) -> tuple:
     return cfg['mean'], cfg['std']
 
 # %% ../../nbs/06_train.ipynb #f03e4149
-SAMPLERS = {'shuffle': None, 'balanced': 1.0, 'sqrt': 0.5}   # name -> power p: each image drawn with probability ∝ n_c^-p
+SAMPLERS.update({'shuffle': None, 'balanced': 1.0, 'sqrt': 0.5})   # name -> power p: each image drawn with probability ∝ n_c^-p
 
 def class_sampler(labels:np.ndarray, mode:str='balanced', seed:int=0) -> WeightedRandomSampler|None:
     "A seeded `WeightedRandomSampler` drawing images ∝ n_c^-p for sampler `mode` (None for 'shuffle')."
@@ -131,7 +132,7 @@ def make_optimizer(model:nn.Module, recipe:Recipe) -> torch.optim.Optimizer:
     return torch.optim.AdamW([{'params': decay, 'weight_decay': recipe.weight_decay}, {'params': rest, 'weight_decay': 0.0}], lr=recipe.lr)
 
 # %% ../../nbs/06_train.ipynb #0c921e73
-SCHEDULES = ['cosine', 'onecycle', 'cosine_restarts']
+SCHEDULES.update(cosine='linear warmup, then cosine decay', onecycle='one-cycle (warmup fraction = warmup_epochs / epochs)', cosine_restarts='warmup, then cosine cycles (restart_epochs, restart_mult)')
 
 def cycle_position(step:int, first:int, mult:int=1) -> float:
     "Where `step` lies (0..1) in its cosine cycle when cycles last `first`, `first*mult`, ... steps."
@@ -262,7 +263,7 @@ def best_epochs(history:pd.DataFrame, min_delta:float=0.0) -> dict:
     return out
 
 # %% ../../nbs/06_train.ipynb #99630a5b
-FINAL_MODELS = ['auto', 'best', 'last', 'ema', 'swa']
+FINAL_MODELS.update(dict.fromkeys(['auto', 'best', 'last', 'ema', 'swa']))   # which weights a fit keeps (see `fit`)
 
 def pick_final(scores:dict, available:list, recipe:Recipe) -> str:
     "The kept weights: `recipe.final_model`, or for 'auto' the best of best/ema/swa on `select_metric` (no scores: swa, ema, then best)."
