@@ -321,7 +321,7 @@ def study_recipes(s:Study) -> dict:
     for pt in grid_points(s.grid): out[grid_name(pt)] = dataclasses.replace(s.recipe, **pt)
     return out
 
-# %% ../../nbs/00_config.ipynb #3596e8cc
+# %% ../../nbs/00_config.ipynb #6ccc84e6
 METRIC_NAMES = ['acc', 'macro_f1', 'balanced_acc', 'nll']   # what `select_metric` may name
 
 RECIPE_RULES = [  # (field, valid when, what it must be): a recipe's fixed choices, ranges and field-to-field rules
