@@ -4,13 +4,14 @@
 
 # %% ../../nbs/12_cli.ipynb #ceadc108
 from __future__ import annotations
-import contextlib, io, os, subprocess, sys
+import atexit, contextlib, io, os, subprocess, sys
 from fastcore.script import call_parse, anno_parser
-from .config import StudyError, load_study
-from .data import DataError
+from .config import StudyError, load_study, template
+from .data import DataError, task_notebooks
+from .warm import prestart
 
 # %% auto #0
-__all__ = ['COMMANDS', 'vlab_run', 'vlab_paper', 'vlab_review', 'vlab_status', 'vlab', 'vlab_here']
+__all__ = ['COMMANDS', 'vlab_run', 'vlab_paper', 'vlab_review', 'vlab_status', 'vlab', 'exit_code', 'vlab_main', 'vlab_here']
 
 # %% ../../nbs/12_cli.ipynb #661d8033
 @call_parse
@@ -23,7 +24,9 @@ def vlab_run(study:str,           # study file, e.g. params/quickstart.yaml
              gpus:str='',         # local: GPU ids for the workers, e.g. 0,1 (default: every visible GPU; none: CPU only)
              cold:bool=False):    # start each run in its own papermill process instead of forking a warm worker
     "Run every incomplete run of a study grid with papermill, `workers` at a time, then print a summary."
-    load_study(study)   # the study file's own errors, before the grid's heavy imports
+    s = load_study(study)   # the study file's own errors, before the grid's heavy imports
+    if not (dry_run or cold) and (executor or s.executor) == 'local':
+        prestart([template(n) for n in task_notebooks(s.tasks)], s.threads)   # the runs' imports start now, beside the grid's
     from visionlab.grid import run_grid
     summary = run_grid(study, workers, runs, dry_run, executor, detach, gpus, cold)
     print(summary.to_string(index=False, float_format=lambda x: f'{x:.4f}'))
@@ -75,6 +78,18 @@ def vlab():
     except (StudyError, DataError, FileNotFoundError) as e: print(f'error: {e}', file=sys.stderr); sys.exit(2)
     except KeyboardInterrupt: print('interrupted: every worker stopped; `vlab run` again redoes only the unfinished runs', file=sys.stderr); sys.exit(130)
 
+def exit_code(e:SystemExit) -> int:
+    "What the interpreter does with `sys.exit(code)`: print a message code to stderr; the process's exit status."
+    if isinstance(e.code, str): print(e.code, file=sys.stderr)
+    return e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+
+def vlab_main():
+    "The `vlab` console script: `vlab()`, the exit handlers, then exit at once, skipping the interpreter's teardown of torch and its kin (about 1 s)."
+    try: vlab(); rc = 0
+    except SystemExit as e: rc = exit_code(e)
+    atexit._run_exitfuncs(); sys.stdout.flush(); sys.stderr.flush()
+    os._exit(rc)
+
 def vlab_here(*args, cwd=None) -> subprocess.CompletedProcess:
     "Run `vlab <args>` (in folder `cwd`) through the console script's entry point in this process: its output captured and its exit code kept, without a new process's imports."
     argv, out, err, rc, old = ['vlab', *map(str, args)], io.StringIO(), io.StringIO(), 0, (sys.argv, os.getcwd())
@@ -82,8 +97,6 @@ def vlab_here(*args, cwd=None) -> subprocess.CompletedProcess:
         sys.argv = argv; os.chdir(cwd or old[1])
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try: vlab()
-            except SystemExit as e:   # what the interpreter prints and returns for `sys.exit(code)`
-                if isinstance(e.code, str): print(e.code, file=sys.stderr)
-                rc = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+            except SystemExit as e: rc = exit_code(e)
     finally: sys.argv = old[0]; os.chdir(old[1])
     return subprocess.CompletedProcess(argv, rc, out.getvalue(), err.getvalue())

@@ -17,7 +17,7 @@ __all__ = ['PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'SAFE_NAME', 'COMBINE_KEYS',
            'check_name', 'folder_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block',
            'check_combine', 'check_executor', 'expand_task_grid', 'check_review', 'check_study', 'load_study',
            'study_recipes', 'prompt_languages', 'check_recipe_rules', 'seed_everything', 'params_hash', 'atomic_write',
-           'write_json', 'write_csv', 'repo_root', 'optional_tool', 'skip_summary']
+           'write_json', 'write_csv', 'repo_root', 'template', 'optional_tool', 'skip_summary']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
 class StudyError(ValueError):
@@ -420,6 +420,12 @@ def repo_root() -> Path:
     for p in [here, *here.parents]:
         if (p/'settings.ini').exists(): return p
     raise FileNotFoundError('settings.ini not found above ' + str(here))
+
+def template(name:str) -> Path:
+    "Path of the papermill task notebook `nbs/tasks/<name>.ipynb`."
+    p = repo_root()/'nbs'/'tasks'/f'{name}.ipynb'
+    if not p.exists(): raise FileNotFoundError(f'task notebook {p} not found')
+    return p
 
 # %% ../../nbs/00_config.ipynb #44b9b2f7
 def optional_tool(name:str, # the program looked up on the PATH, e.g. 'srun'

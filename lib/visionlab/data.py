@@ -18,10 +18,10 @@ from .registry import TASKS
 # %% auto #0
 __all__ = ['PAIR_SEP', 'SEG_TASKS', 'FMNIST_DIR', 'FMNIST_CLASSES', 'TEXTILE_CLASSES', 'CACHE_FILE', 'CACHE_COLS', 'REPORT_COLS',
            'TaskData', 'DataError', 'load_image', 'register_task', 'get_task', 'parse_pair', 'pair_task_name',
-           'task_reader', 'digits', 'read_idx', 'per_class_sample', 'fashion_mnist', 'long_tail_counts', 'digits_lt',
-           'fashion_mnist_lt', 'csv_task', 'textile', 'textile_fewshot', 'textile_anomaly', 'pair_task', 'decode_file',
-           'scan_workers', 'scan_images', 'rare_labels', 'drop_empty_classes', 'validate_task', 'make_demo_csv',
-           'format_report', 'checked_task', 'class_counts']
+           'task_notebooks', 'task_reader', 'digits', 'read_idx', 'per_class_sample', 'fashion_mnist',
+           'long_tail_counts', 'digits_lt', 'fashion_mnist_lt', 'csv_task', 'textile', 'textile_fewshot',
+           'textile_anomaly', 'pair_task', 'decode_file', 'scan_workers', 'scan_images', 'rare_labels',
+           'drop_empty_classes', 'validate_task', 'make_demo_csv', 'format_report', 'checked_task', 'class_counts']
 
 # %% ../../nbs/01_data.ipynb #f5a1ecdc
 @dataclass
@@ -95,6 +95,10 @@ def pair_task_name(task:str, # parent task name
     return f'{task}{PAIR_SEP}{min(a, b)}v{max(a, b)}'
 
 SEG_TASKS = ('fmnist_seg', 'seg_csv')   # tasks whose TaskData carries masks (arrays '<split>_mask'): runs execute `fit_seg`
+
+def task_notebooks(tasks) -> list:
+    "Names of the papermill task notebooks (`nbs/tasks/<name>.ipynb`) the runs of `tasks` execute, in order, each once."
+    return list(dict.fromkeys('fit_seg' if t.partition(VARIANT_SEP)[0] in SEG_TASKS else 'fit_fold' for t in tasks))
 
 def task_reader(name:str, # task name, plain or pair
                ):

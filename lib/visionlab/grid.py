@@ -11,20 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd, yaml
 from tqdm.auto import tqdm
-from .config import Study, Recipe, from_dict, atomic_write, load_study, study_recipes, repo_root, write_json, StudyError, check_value, check_executor, check_recipe_rules, folder_name, VARIANT_SEP
+from .config import Study, Recipe, from_dict, atomic_write, load_study, study_recipes, repo_root, template, write_json, StudyError, check_value, check_executor, check_recipe_rules, folder_name, VARIANT_SEP
 from .registry import check_names
-from .data import SEG_TASKS, get_task, class_counts, DataError, parse_pair, task_reader
+from .data import SEG_TASKS, task_notebooks, get_task, class_counts, DataError, parse_pair, task_reader
 from .folds import prepare_task, read_review, review_hash, REVIEW_FILE
 from .store import complete_runs, finished_params, write_study_record, read_study_record, read_metrics
-from .report import write_paper_readme, fewshot_runs
-from .warm import WarmWorker, notebook_imports, die_with_parent, take_workers, give_workers, worker_env
+from .warm import WarmWorker, die_with_parent, take_worker, give_worker, worker_env
 
 # %% auto #0
 __all__ = ['ACTIVE_STATES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'review_file', 'review_key', 'expand_grid', 'check_task_args',
-           'check_grid', 'is_complete', 'template', 'worker_id', 'execute_run', 'warm_workers', 'execute_runs',
-           'clean_partials', 'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'visible_gpus',
-           'expand_array_id', 'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs', 'active_runs', 'slurm_executor',
-           'recipes_line', 'run_grid', 'study_status', 'paper_tasks', 'execute_notebook', 'run_paper']
+           'check_grid', 'is_complete', 'worker_id', 'execute_run', 'warm_worker', 'execute_runs', 'clean_partials',
+           'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'visible_gpus', 'expand_array_id',
+           'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs', 'active_runs', 'slurm_executor', 'recipes_line',
+           'run_grid', 'study_status', 'paper_tasks', 'execute_notebook', 'run_paper']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -67,7 +66,7 @@ def expand_grid(s:Study, runs_root='runs') -> list:
                     dict(study=s.study, study_dir=str(sd), task=t, task_args=task_args_of(s, t), backbone=b, recipe=rn,
                          hparams=dataclasses.asdict(r), fold=k, n_folds=s.folds, seed=s.seed, quarantine=s.quarantine,
                          min_per_class=s.min_per_class, threads=s.threads, review=rk[t], progress=False),
-                    'fit_seg' if t.partition(VARIANT_SEP)[0] in SEG_TASKS else 'fit_fold')
+                    task_notebooks([t])[0])
             for t in s.tasks for b in s.backbones for rn, r in study_recipes(s).items() for k in folds]
 
 # %% ../../nbs/11_grid.ipynb #3dc8d6db
@@ -112,13 +111,6 @@ def is_complete(spec:RunSpec) -> bool:
     done = {'review': '', **params}   # a run older than reviews applied none
     done['hparams'] = {**dataclasses.asdict(Recipe()), **(done.get('hparams') or {})}   # fields newer than the run: their defaults
     return all(done.get(k) == spec.params.get(k, '') for k in _KEYS)
-
-# %% ../../nbs/11_grid.ipynb #11badf31
-def template(name:str) -> Path:
-    "Path of the papermill task notebook `nbs/tasks/<name>.ipynb`."
-    p = repo_root()/'nbs'/'tasks'/f'{name}.ipynb'
-    if not p.exists(): raise FileNotFoundError(f'task notebook {p} not found')
-    return p
 
 # %% ../../nbs/11_grid.ipynb #05eaeda7
 _LIVE = set()  # process groups (papermill's, or a warm run's) now running
@@ -169,16 +161,15 @@ def execute_run(spec:RunSpec, threads:int=1, gpu:str|None=None, worker:WarmWorke
     failed = rd.parent/f'.{rd.name}.failed'; shutil.rmtree(failed, ignore_errors=True); os.rename(tmp, failed)
     return dict(status='failed', seconds=time.time() - t0, log=str(failed/'papermill.log'))
 
-def warm_workers(specs:list, n:int, threads:int=1) -> list:
-    "`n` warm workers (`visionlab.warm.take_workers`) that imported what the task notebooks of `specs` import; give them back with `give_workers`."
-    mods = list(dict.fromkeys(m for nb in dict.fromkeys(sp.notebook for sp in specs) for m in notebook_imports(template(nb))))
-    return take_workers(mods, n, threads)
+def warm_worker(tasks:list, threads:int=1) -> WarmWorker:
+    "A warm worker (`visionlab.warm.take_worker`) that imported what the task notebooks of `tasks` import; give it back with `give_worker`."
+    return take_worker([template(n) for n in task_notebooks(tasks)], threads)
 
 def execute_runs(specs:list, threads:int=1, cold:bool=False) -> dict:
     "Run `specs` one after another through one warm worker (a fresh `papermill` process each when `cold`): what one SLURM array task does."
-    ws = [] if cold or not specs else warm_workers(specs, 1, threads)
-    try: return {sp.name: execute_run(sp, threads, worker=ws[0] if ws else None) for sp in specs}
-    finally: give_workers(ws)
+    w = None if cold or not specs else warm_worker([sp.params['task'] for sp in specs], threads)
+    try: return {sp.name: execute_run(sp, threads, worker=w) for sp in specs}
+    finally: give_worker(w)
 
 # %% ../../nbs/11_grid.ipynb #4c50bfc9
 def _partial_alive(p:Path, active_jobs=None) -> bool:
@@ -254,18 +245,15 @@ def visible_gpus() -> list:
     import torch
     return [str(i) for i in range(torch.cuda.device_count())]
 
-def _run_all(todo:list, workers:int, threads:int=1, gpus:list=(), warm:list=()) -> dict:
-    "Execute `todo` on `workers` threads (each driving one run at a time with `threads` torch threads, through one of the `warm` workers when given; one GPU each when `gpus`)."
-    results, free, zygotes = {}, queue.Queue(), queue.Queue()
+def _run_all(todo:list, workers:int, threads:int=1, gpus:list=(), warm:WarmWorker|None=None) -> dict:
+    "Execute `todo` on `workers` threads (each driving one run at a time with `threads` torch threads, forked from the `warm` worker when given; one GPU each when `gpus`)."
+    results, free = {}, queue.Queue()
     for g in gpus: free.put(g)
-    for w in warm: zygotes.put(w)
     def one(sp):
-        w = zygotes.get() if warm else None
         g = free.get() if gpus else None
-        try: return execute_run(sp, threads, g, w)
+        try: return execute_run(sp, threads, g, warm)
         finally:
             if gpus: free.put(g)
-            if warm: zygotes.put(w)
     with ThreadPoolExecutor(workers) as ex, tqdm(total=len(todo), desc='runs', unit='run') as bar:
         futs = {ex.submit(one, sp): sp for sp in todo}
         try:
@@ -410,7 +398,7 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False,
     tasks = read_tasks(s)
     if dry_run: return summary_table(specs, {sp.name: dict(status='todo') for sp in todo})
     with study_lock(sd):
-        warm = [] if cold or not todo or s.executor != 'local' else warm_workers(todo, min(workers, len(todo)), s.threads)   # they import while the data is checked
+        warm = None if cold or not todo or s.executor != 'local' else warm_worker(s.tasks, s.threads)   # it imports while the data is checked
         try:
             prepare_study(s, sd, tasks); clean_partials(sd)
             try: old = signal.signal(signal.SIGTERM, _sigterm)   # SIGTERM stops the workers like Ctrl-C
@@ -418,7 +406,7 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False,
             try: results = _run_all(todo, workers, s.threads, gl, warm) if s.executor == 'local' else _run_slurm(todo, s, sd, detach, cold=cold)
             finally:
                 if old is not None: signal.signal(signal.SIGTERM, old)
-        finally: give_workers(warm)   # kept for this process's next grid; they die with it
+        finally: give_worker(warm)   # kept for this process's next grid; it dies with it
         summary = summary_table(specs, results); summary.to_csv(sd/'grid_summary.csv', index=False)
     return summary
 
@@ -459,9 +447,9 @@ PAPER_ENV = {k: '1' for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NU
 
 def execute_notebook(nb:Path, out:Path, params:dict, env:dict|None=None) -> Path:
     "Execute notebook `nb` into `out` with `params` in a fork of a warm worker, one thread each (`PAPER_ENV`, plus `env`); a `RuntimeError` naming the notebook, its log and its last error line if it fails."
-    w, log = take_workers(notebook_imports(nb), 1, threads=1)[0], Path(out).with_suffix('.log')
+    w, log = take_worker([nb], threads=1), Path(out).with_suffix('.log')
     try: rc = w.run(nb, out, params, log, {**worker_env(1), **PAPER_ENV, **(env or {})}, os.getcwd())
-    finally: give_workers([w])
+    finally: give_worker(w)
     if rc:
         last = next((l for l in reversed(log.read_text().splitlines()) if l.strip()), '') if log.exists() else ''
         raise RuntimeError(f'{Path(nb).name} failed (exit {rc}): {last} (executed notebook: {out}; log: {log})')
@@ -477,7 +465,8 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
     others = [Path(d).absolute() for d in also.split(',') if d]
     missing = [d for d in others if not d.is_dir()]
     if missing: raise FileNotFoundError(f'--also: study folder {missing[0]} not found')
-    from visionlab.anomaly import anomaly_runs
+    from visionlab.anomaly import anomaly_runs   # the analysis modules (torch, matplotlib) only when a paper is made
+    from visionlab.report import write_paper_readme, fewshot_runs
     from visionlab.segment import seg_runs
     study_level = [  # (runs finder, notebook, README label, parameters): one paper for the whole study, the first that applies
         (seg_runs, 'paper_seg', 'segmentation', dict(study_dir=str(study_dir))),          # table, per-class IoU, best/worst panels

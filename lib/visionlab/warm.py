@@ -4,12 +4,12 @@
 
 # %% ../../nbs/18_warm.ipynb #e9040bfe
 from __future__ import annotations
-import ast, atexit, ctypes, importlib, json, logging, os, signal, subprocess, sys, tempfile, threading, time, traceback, uuid
+import ast, atexit, ctypes, gc, importlib, json, logging, os, queue, select, signal, subprocess, sys, tempfile, threading, time, traceback, uuid
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['KERNEL_MODULES', 'die_with_parent', 'notebook_imports', 'execute_forked', 'serve', 'WarmWorker', 'worker_env',
-           'take_workers', 'give_workers']
+           'take_worker', 'give_worker', 'prestart']
 
 # %% ../../nbs/18_warm.ipynb #d346039e
 KERNEL_MODULES = ['papermill', 'nbclient', 'jupyter_client', 'ipykernel.kernelapp', 'ipykernel.ipkernel', 'IPython',
@@ -20,16 +20,17 @@ def die_with_parent():
     try: ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except Exception: pass
 
-def notebook_imports(nb) -> list:
-    "Modules imported at the top level of the code cells of notebook `nb` (a path), in order, without repeats."
+def notebook_imports(*nbs) -> list:
+    "Modules imported at the top level of the code cells of notebooks `nbs` (paths), in order, without repeats."
     mods = []
-    for c in json.loads(Path(nb).read_text())['cells']:
-        if c['cell_type'] != 'code': continue
-        try: tree = ast.parse(''.join(c['source']))
-        except SyntaxError: continue   # a cell with IPython magics
-        for n in tree.body:
-            if isinstance(n, ast.Import): mods += [a.name for a in n.names]
-            elif isinstance(n, ast.ImportFrom) and not n.level and n.module: mods.append(n.module)
+    for nb in nbs:
+        for c in json.loads(Path(nb).read_text())['cells']:
+            if c['cell_type'] != 'code': continue
+            try: tree = ast.parse(''.join(c['source']))
+            except SyntaxError: continue   # a cell with IPython magics
+            for n in tree.body:
+                if isinstance(n, ast.Import): mods += [a.name for a in n.names]
+                elif isinstance(n, ast.ImportFrom) and not n.level and n.module: mods.append(n.module)
     return list(dict.fromkeys(mods))
 
 # %% ../../nbs/18_warm.ipynb #a9e54539
@@ -108,65 +109,111 @@ def execute_forked(nb, out, params:dict, log, env:dict, cwd) -> int:
         Path(conn).unlink(missing_ok=True)
 
 # %% ../../nbs/18_warm.ipynb #d560de59
+def _fork_run(req:dict, proto, wake:tuple) -> int:
+    "In the zygote: fork the run of request `req` (the child executes it and exits); returns the child's PID."
+    pid = os.fork()
+    if pid: return pid
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1); signal.signal(signal.SIGCHLD, signal.SIG_DFL)   # the zygote's, not the run's
+        for fd in wake: os.close(fd)
+        die_with_parent(); os.setsid(); proto.close(); code = execute_forked(**req)
+    except BaseException: traceback.print_exc()
+    finally: sys.stdout.flush(); sys.stderr.flush(); os._exit(code)
+
 def serve(modules=()):
-    "The fork server: import `modules`, then for each request line on stdin fork a run; report its pid, then its exit code."
+    "The fork server: import `modules`, then fork a run for each request line on stdin (several at once); report each one's pid, then its exit code; exit once stdin closes and the runs ended."
     die_with_parent()
     proto = os.fdopen(os.dup(1), 'w', buffering=1); os.dup2(2, 1)   # what imports print goes to stderr, not into the protocol
     t0, failed = time.time(), {}
+    gc.disable()   # imports allocate millions of objects and free almost none: collecting meanwhile costs ~20% of their time
     for m in [*KERNEL_MODULES, *modules]:
         try: importlib.import_module(m)
         except Exception as e: failed[m] = f'{type(e).__name__}: {e}'   # the run imports it again and shows the error
+    gc.freeze(); gc.enable()   # what was imported is never collected, so the runs' collections skip it (and leave its pages shared)
     proto.write(json.dumps(dict(ready=os.getpid(), seconds=round(time.time() - t0, 3), failed=failed)) + '\n')
-    for line in sys.stdin:
-        req, pid = json.loads(line), os.fork()
-        if pid == 0:
-            code = 1
-            try: die_with_parent(); os.setsid(); proto.close(); code = execute_forked(**req)
-            except BaseException: traceback.print_exc()
-            finally: sys.stdout.flush(); sys.stderr.flush(); os._exit(code)
-        proto.write(json.dumps(dict(pid=pid)) + '\n')
-        proto.write(json.dumps(dict(rc=os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))) + '\n')
+    wake = os.pipe(); os.set_blocking(wake[1], False)
+    signal.set_wakeup_fd(wake[1]); signal.signal(signal.SIGCHLD, lambda *_: None)   # a run's end wakes `select`
+    running, buf, eof = {}, b'', False   # child PID -> request id
+    while running or not eof:
+        ready = select.select([wake[0]] + [0] * (not eof), [], [])[0]
+        if wake[0] in ready: os.read(wake[0], 4096)
+        if 0 in ready:
+            chunk = os.read(0, 1 << 16); eof = not chunk
+            *lines, buf = (buf + chunk).split(b'\n')
+            for line in lines:
+                req = json.loads(line); rid = req.pop('id')
+                pid = _fork_run(req, proto, wake); running[pid] = rid
+                proto.write(json.dumps(dict(id=rid, pid=pid)) + '\n')
+        while running:
+            pid, st = os.waitpid(-1, os.WNOHANG)
+            if not pid: break
+            proto.write(json.dumps(dict(id=running.pop(pid), rc=os.waitstatus_to_exitcode(st))) + '\n')
+    proto.flush(); sys.stderr.flush(); os._exit(0)   # no teardown of torch and its kin: it takes a second and frees nothing
+
+class _Zygote:
+    "One started fork server: its process, the runs waiting for its answers (id -> queue), and whether it has exited."
+    def __init__(self, proc): self.proc, self.waiting, self.gone, self.ready = proc, {}, None, None
 
 class WarmWorker:
-    "A fork server that has imported `modules` (in environment `env`); each `run` executes one notebook in a fresh fork of it."
+    "A fork server that has imported `modules` (in environment `env`); each `run` executes one notebook in a fresh fork of it, from any thread."
     def __init__(self, modules=(), env:dict|None=None):
-        self.modules, self.env, self.proc, self.ready = list(modules), env, None, None
+        self.modules, self.env, self._lock, self.z = list(modules), env, threading.Lock(), None
         self.start()
 
     def start(self):
-        "Start (or restart) the zygote; it imports in the background until the first `run` waits for it."
-        self.proc = subprocess.Popen([sys.executable, '-c', 'import sys; from visionlab.warm import serve; serve(sys.argv[1:])', *self.modules],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
-                                     env=self.env, start_new_session=True, preexec_fn=die_with_parent)
-        self.ready = None
+        "Start (or restart) the zygote; it imports in the background while runs queue up behind its imports."
+        proc = subprocess.Popen([sys.executable, '-c', 'import sys; from visionlab.warm import serve; serve(sys.argv[1:])', *self.modules],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                                env=self.env, start_new_session=True, preexec_fn=die_with_parent)
+        self.z = z = _Zygote(proc)
+        threading.Thread(target=self._listen, args=(z,), daemon=True).start()
 
-    def alive(self) -> bool: return self.proc is not None and self.proc.poll() is None
+    def _listen(self, z:_Zygote):
+        "Hand each line zygote `z` writes to the run waiting for it; when it exits, fail every run still waiting."
+        for line in z.proc.stdout:
+            m = json.loads(line)
+            if 'ready' in m:
+                z.ready = m
+                for mod, e in m['failed'].items(): print(f'warm worker: importing {mod} failed ({e}); runs import it themselves', file=sys.stderr)
+            else: z.waiting[m['id']].put(m)
+        with self._lock:
+            z.gone = ChildProcessError(f'warm worker (PID {z.proc.pid}) exited with {z.proc.wait()}')
+            for q in z.waiting.values(): q.put(z.gone)
 
-    def _read(self) -> dict:
-        line = self.proc.stdout.readline()
-        if not line: raise ChildProcessError(f'warm worker (PID {self.proc.pid}) exited with {self.proc.wait()}')
-        return json.loads(line)
+    @property
+    def ready(self) -> dict|None: return self.z.ready if self.z else None   # the zygote's report once its imports are done
+
+    def alive(self) -> bool: return self.z is not None and self.z.gone is None and self.z.proc.poll() is None
+
+    def _answer(self, q:queue.Queue) -> dict:
+        m = q.get()
+        if isinstance(m, Exception): raise m
+        return m
 
     def run(self, nb, out, params:dict, log, env:dict|None=None, cwd=None, on_start=None) -> int:
         "Execute notebook `nb` into `out` with `params` in a fresh fork (output to `log`, environment `env`); returns its exit code."
-        if not self.alive(): self.start()
-        if self.ready is None:
-            self.ready = self._read()
-            for m, e in self.ready['failed'].items(): print(f'warm worker: importing {m} failed ({e}); runs import it themselves', file=sys.stderr)
-        req = dict(nb=str(nb), out=str(out), params=json.loads(json.dumps(params, sort_keys=True)), log=str(log),
+        req = dict(id=uuid.uuid4().hex, nb=str(nb), out=str(out), params=json.loads(json.dumps(params, sort_keys=True)), log=str(log),
                    env=dict(os.environ if env is None else env), cwd=str(cwd or os.getcwd()))
-        self.proc.stdin.write(json.dumps(req) + '\n'); self.proc.stdin.flush()
-        pid = self._read()['pid']
-        if on_start: on_start(pid)
-        return self._read()['rc']
+        q = queue.Queue()
+        with self._lock:
+            if not self.alive(): self.start()
+            z = self.z; z.waiting[req['id']] = q
+            try: z.proc.stdin.write(json.dumps(req) + '\n'); z.proc.stdin.flush()
+            except OSError: pass   # it has just died: the listener tells this run
+        try:
+            pid = self._answer(q)['pid']
+            if on_start: on_start(pid)
+            return self._answer(q)['rc']
+        finally: z.waiting.pop(req['id'], None)
 
     def close(self):
-        "Stop the zygote (its stdin closes; it is killed if it does not exit within 5 s)."
+        "Stop the zygote (its stdin closes; it is killed if its runs have not ended within 5 s)."
         if not self.alive(): return
-        try: self.proc.stdin.close()
+        try: self.z.proc.stdin.close()
         except OSError: pass
-        try: self.proc.wait(5)
-        except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
+        try: self.z.proc.wait(5)
+        except subprocess.TimeoutExpired: self.z.proc.kill(); self.z.proc.wait()
 
     def __enter__(self): return self
     def __exit__(self, *_): self.close()
@@ -178,21 +225,25 @@ def worker_env(threads:int) -> dict:
     "The environment a run (and the zygote it forks from) gets: this process's, with `threads` OpenMP and MKL threads."
     return {**os.environ, **{k: str(threads) for k in ['OMP_NUM_THREADS', 'MKL_NUM_THREADS']}, 'PYTHONUNBUFFERED': '1'}
 
-def take_workers(modules, n:int, threads:int=1) -> list:
-    "`n` warm workers that imported `modules` with `threads` threads: this process's idle ones first, new ones for the rest."
-    key = (tuple(modules), threads)
+def take_worker(notebooks:list, # task notebooks (paths) whose imports the worker preloads
+                threads:int=1) -> WarmWorker:
+    "A warm worker that imported what `notebooks` import, with `threads` threads: an idle one of this process, else a new one."
+    mods = notebook_imports(*notebooks); key = (tuple(mods), threads)
     with _IDLE_LOCK:
         idle = [w for w in _IDLE.pop(key, []) if w.alive()]
-        if idle[n:]: _IDLE[key] = idle[n:]
-    ws = idle[:n] + [WarmWorker(modules, worker_env(threads)) for _ in range(n - len(idle[:n]))]
-    for w in ws: w.key = key
-    return ws
+        if idle[1:]: _IDLE[key] = idle[1:]
+    w = idle[0] if idle else WarmWorker(mods, worker_env(threads))
+    w.key = key
+    return w
 
-def give_workers(ws:list):
-    "Keep warm workers `ws` (from `take_workers`) for this process's next grid."
-    with _IDLE_LOCK:
-        for w in ws:
-            if w.alive(): _IDLE.setdefault(w.key, []).append(w)
+def give_worker(w:WarmWorker|None):
+    "Keep warm worker `w` (from `take_worker`) for this process's next grid; nothing for None."
+    if w is None or not w.alive(): return
+    with _IDLE_LOCK: _IDLE.setdefault(w.key, []).append(w)
+
+def prestart(notebooks:list, threads:int=1):
+    "Start a warm worker for `notebooks` now (unless one is idle), for the next `take_worker` of this process."
+    give_worker(take_worker(notebooks, threads))
 
 @atexit.register
 def _close_idle():
