@@ -43,7 +43,7 @@ def vlab_paper(study_dir:str,   # study folder, e.g. runs/quickstart
                combiners:str='', # comma-separated combiner names (default: the study's combine.combiners, else every registered one)
                also:str=''): # few-shot studies: comma-separated further study folders whose runs join the few-shot tables and figures
     "Aggregate a study's runs (OOF metrics, blends and stackers, calibration, test) into LaTeX tables, 300-DPI figures and a README."
-    from visionlab.grid import run_paper
+    from visionlab.paper import run_paper
     nbs = run_paper(study_dir, out, task, select, models, combiners, also)
     print('executed ' + ', '.join(map(str, nbs)) + f'; assets and README.md in {out}/')
 

@@ -15,15 +15,15 @@ from .config import Study, Recipe, from_dict, atomic_write, load_study, study_re
 from .registry import check_names
 from .data import SEG_TASKS, task_notebooks, get_task, class_counts, DataError, parse_pair, task_reader
 from .folds import prepare_task, read_review, review_hash, REVIEW_FILE
-from .store import complete_runs, finished_params, write_study_record, read_study_record, read_metrics
+from .store import finished_params, write_study_record, read_study_record, read_metrics
 from .warm import WarmWorker, die_with_parent, take_worker, give_worker, worker_env
 
 # %% auto #0
-__all__ = ['ACTIVE_STATES', 'PAPER_ENV', 'RunSpec', 'task_args_of', 'review_file', 'review_key', 'expand_grid', 'check_task_args',
+__all__ = ['ACTIVE_STATES', 'RunSpec', 'task_args_of', 'review_file', 'review_key', 'expand_grid', 'check_task_args',
            'check_grid', 'is_complete', 'worker_id', 'execute_run', 'warm_worker', 'execute_runs', 'clean_partials',
            'study_lock', 'read_tasks', 'prepare_study', 'summary_table', 'visible_gpus', 'expand_array_id',
            'slurm_states', 'jobs_file', 'read_jobs', 'record_jobs', 'active_runs', 'slurm_executor', 'recipes_line',
-           'run_grid', 'study_status', 'paper_tasks', 'execute_notebook', 'run_paper']
+           'run_grid', 'study_status']
 
 # %% ../../nbs/11_grid.ipynb #7c441c40
 @dataclass
@@ -431,56 +431,3 @@ def study_status(study_dir) -> pd.DataFrame:
         rows.append(dict(task=sp.params['task'], backbone=sp.params['backbone'], recipe=sp.params['recipe'], fold=sp.params['fold'],
                          state=state, slurm_job=job, slurm_state=st, log=log))
     return pd.DataFrame(rows)
-
-# %% ../../nbs/11_grid.ipynb #47d85a1e
-def paper_tasks(study_dir, # runs/<study>
-                task:str='', # one task to summarise; '' means every task with complete runs
-               ) -> list:
-    "The tasks `vlab paper` summarises: `[task]`, or every task of `study_dir` with complete runs; a `StudyError` when there are none."
-    tasks = sorted(complete_runs(study_dir).task.unique())
-    if not tasks: raise StudyError(f'{study_dir} has no complete runs yet (run `vlab run` first)')
-    if task and task not in tasks: raise StudyError(f"task {task!r} has no complete runs in {study_dir} (tasks with complete runs: {', '.join(tasks)})")
-    return [task] if task else tasks
-
-# %% ../../nbs/11_grid.ipynb #2fa5de6f
-PAPER_ENV = {k: '1' for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS')}  # environment of the aggregation kernel
-
-def execute_notebook(nb:Path, out:Path, params:dict, env:dict|None=None) -> Path:
-    "Execute notebook `nb` into `out` with `params` in a fork of a warm worker, one thread each (`PAPER_ENV`, plus `env`); a `RuntimeError` naming the notebook, its log and its last error line if it fails."
-    w, log = take_worker([nb], threads=1), Path(out).with_suffix('.log')
-    try: rc = w.run(nb, out, params, log, {**worker_env(1), **PAPER_ENV, **(env or {})}, os.getcwd())
-    finally: give_worker(w)
-    if rc:
-        last = next((l for l in reversed(log.read_text().splitlines()) if l.strip()), '') if log.exists() else ''
-        raise RuntimeError(f'{Path(nb).name} failed (exit {rc}): {last} (executed notebook: {out}; log: {log})')
-    return Path(out)
-
-# %% ../../nbs/11_grid.ipynb #c2d39778
-def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str='', combiners:str='',
-              also:str='', # comma-separated further study folders whose few-shot runs join this study's few-shot assets
-             ) -> list:
-    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone; a few-shot study: `paper_fewshot.ipynb` once; anomaly runs: `paper_anomaly.ipynb`), then write `<out_dir>/README.md`; returns the executed notebooks."
-    study_dir, out = Path(study_dir).absolute(), Path(out_dir).absolute()
-    if not study_dir.is_dir(): raise FileNotFoundError(f'study folder {study_dir} not found (run `vlab run` first)')
-    others = [Path(d).absolute() for d in also.split(',') if d]
-    missing = [d for d in others if not d.is_dir()]
-    if missing: raise FileNotFoundError(f'--also: study folder {missing[0]} not found')
-    from visionlab.anomaly import anomaly_runs   # the analysis modules (torch, matplotlib) only when a paper is made
-    from visionlab.report import write_paper_readme, fewshot_runs
-    from visionlab.segment import seg_runs
-    study_level = [  # (runs finder, notebook, README label, parameters): one paper for the whole study, the first that applies
-        (seg_runs, 'paper_seg', 'segmentation', dict(study_dir=str(study_dir))),          # table, per-class IoU, best/worst panels
-        (anomaly_runs, 'paper_anomaly', 'anomaly', dict(study_dir=str(study_dir))),      # tables and ROC figures per defect kind
-        (fewshot_runs, 'paper_fewshot', 'few-shot', dict(study_dirs=[str(study_dir), *map(str, others)]))]   # not one per variant
-    for runs_of, name, label, params in ([] if task else study_level):
-        if runs_of(study_dir).empty: continue
-        since, nb = time.time(), study_dir/f'{name}.ipynb'
-        execute_notebook(template(name), nb, dict(params, out_dir=str(out)))
-        write_paper_readme(out, study_dir, {label: out}, since)
-        return [nb]
-    tasks = paper_tasks(study_dir, task); several = len(tasks) > 1; since = time.time()
-    dirs, nbs = {t: out/t if several else out for t in tasks}, [study_dir/t/'paper_summary.ipynb' if several else study_dir/'paper_summary.ipynb' for t in tasks]
-    for t, nb in zip(tasks, nbs):
-        execute_notebook(template('paper_summary'), nb, dict(study_dir=str(study_dir), out_dir=str(dirs[t]), task=t, select=select, models=models, combiners=combiners))
-    write_paper_readme(out, study_dir, dirs, since)
-    return nbs
