@@ -8,7 +8,7 @@ from PIL import Image
 from conftest import vlab, write_study
 from visionlab.config import StudyError, load_study, study_recipes
 from visionlab.grid import expand_grid
-from visionlab.report import grid_design, grid_tables, run_scores
+from visionlab.figures import grid_design, grid_tables, run_scores
 
 HEAD = "study: designs\ntasks: [digits]\nbackbones: [cnn_small, resnet_small]\nfolds: 3\n"
 GRID4 = ['lr-0.001__weight_decay-0', 'lr-0.001__weight_decay-0.0005', 'lr-0.003__weight_decay-0', 'lr-0.003__weight_decay-0.0005']

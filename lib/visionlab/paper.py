@@ -47,7 +47,8 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
     missing = [d for d in others if not d.is_dir()]
     if missing: raise FileNotFoundError(f'--also: study folder {missing[0]} not found')
     from visionlab.anomaly import anomaly_runs   # the analysis modules (torch, matplotlib) only when a paper is made
-    from visionlab.report import write_paper_readme, fewshot_runs
+    from visionlab.fewshot import fewshot_runs
+    from visionlab.report import write_paper_readme
     from visionlab.segment import seg_runs
     study_level = [  # (runs finder, notebook, README label, parameters): one paper for the whole study, the first that applies
         (seg_runs, 'paper_seg', 'segmentation', dict(study_dir=str(study_dir))),          # table, per-class IoU, best/worst panels
