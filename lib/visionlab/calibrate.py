@@ -205,10 +205,7 @@ def _interval(vals, level) -> tuple:
 
 def bootstrap_ci(labels, # int (N,)
                  probs_or_preds, # (N, C) probabilities or int (N,) predicted classes
-                 metric:str='acc', # acc, macro_f1, balanced_acc or nll
-                 n_boot:int=1000, # bootstrap resamples
-                 seed:int=0, # resampling seed
-                 level:float=0.95, # coverage of the interval
+                 metric:str='acc', n_boot:int=1000, seed:int=0, level:float=0.95, # acc|macro_f1|balanced_acc|nll; resamples, their seed, coverage
                 ) -> tuple:
     "`(value, lo, hi)`: `metric` on all rows and its percentile bootstrap interval over rows."
     value, d, f = metric_value(labels, probs_or_preds, metric), _boot_data(labels, probs_or_preds), _stat(metric)
@@ -218,10 +215,7 @@ def bootstrap_ci(labels, # int (N,)
 def paired_bootstrap_ci(labels, # int (N,)
                         a, # model A: (N, C) probabilities or (N,) classes
                         b, # model B, rows aligned with A
-                        metric:str='acc', # acc, macro_f1, balanced_acc or nll
-                        n_boot:int=1000, # bootstrap resamples
-                        seed:int=0, # resampling seed
-                        level:float=0.95, # coverage of the interval
+                        metric:str='acc', n_boot:int=1000, seed:int=0, level:float=0.95, # as in `bootstrap_ci`
                        ) -> tuple:
     "`(diff, lo, hi)`: metric(A) − metric(B) on all rows and its interval, A and B scored on the same resamples."
     diff = metric_value(labels, a, metric) - metric_value(labels, b, metric)
