@@ -19,7 +19,7 @@ from .calibrate import has_test_labels
 from .config import Study, StudyError, from_dict, study_recipes, grid_points, grid_name, value_text
 from .losses import classification_metrics
 from .report import FONT, booktabs_table, colorbar, heatmap, latex_escape, line_style, save_figure, save_paper_figure, save_table, style_axes
-from .store import complete_runs, model_names, read_study_record, read_oof, read_history
+from .store import complete_runs, model_names, read_study_record, read_oof, read_history, read_features
 
 # %% ../../nbs/10_figures.ipynb #123cc9ae
 HEADERS = dict(acc='OOF acc', macro_f1='OOF macro-F1', test_acc='test acc', test_macro_f1='test macro-F1')  # column headers of summary tables
@@ -237,11 +237,8 @@ def run_features(study_dir, # runs/<study>
     "Per model, `(fold, features, labels)` of its lowest fold that saved `features.npy` (rows as in its `oof.parquet`)."
     out = {}
     for r in task_runs(study_dir, task).sort_values(['model', 'fold']).itertuples():
-        p = Path(r.path)
-        if r.model in out or not (p/'features.npy').exists(): continue
-        f, lab = np.load(p/'features.npy'), read_oof(p).label.to_numpy()
-        if len(f) != len(lab): raise ValueError(f'{p}/features.npy has {len(f)} rows, oof.parquet {len(lab)}')
-        out[r.model] = (r.fold, f, lab)
+        if r.model in out or (f := read_features(r.path)) is None: continue
+        out[r.model] = (r.fold, f, read_oof(r.path).label.to_numpy())
     return out
 
 # %% ../../nbs/10_figures.ipynb #2b3f8030

@@ -154,7 +154,7 @@ def execute_run(spec:RunSpec, threads:int=1, gpu:str|None=None, worker:WarmWorke
     rd = spec.run_dir; rd.parent.mkdir(parents=True, exist_ok=True)
     tmp = rd.parent/f'.{rd.name}.partial-{uuid.uuid4().hex[:8]}'; tmp.mkdir(); t0 = time.time()
     rc = _papermill(template(spec.notebook), tmp/'notebook.ipynb', {**spec.params, 'run_dir': str(tmp)}, tmp/'papermill.log', threads, gpu, worker)
-    if rc == 0 and (tmp/'DONE').exists():
+    if rc == 0 and finished_params(tmp) is not None:
         (tmp/'worker.pid').unlink(missing_ok=True)
         if rd.exists(): shutil.rmtree(rd)   # a stale run whose parameters changed
         os.rename(tmp, rd); return dict(status='done', seconds=time.time() - t0)

@@ -14,8 +14,8 @@ __all__ = ['STORE_VERSION', 'RUN_FILES', 'OPTIONAL_FILES', 'OOF_FILES', 'LOCK_FI
            'RunStoreError', 'done_version', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift',
            'environment_yml', 'git_commit', 'env_info', 'start_run', 'run_file', 'read_params', 'read_metrics',
            'read_env', 'run_commit', 'finished_params', 'run_index', 'complete_runs', 'model_names', 'run_frames',
-           'oof_table', 'test_table', 'robust_table', 'read_oof', 'read_history', 'read_test', 'write_study_record',
-           'read_study_record']
+           'oof_table', 'test_table', 'robust_table', 'read_oof', 'read_history', 'read_test', 'read_features',
+           'write_study_record', 'read_study_record']
 
 # %% ../../nbs/00b_store.ipynb #229f5263
 STORE_VERSION = 1   # format of the run folders this code writes; it reads 0 (empty `DONE`, before versions) to this
@@ -210,6 +210,14 @@ def read_history(run_dir, missing_ok:bool=False) -> pd.DataFrame|None:
 def read_test(run_dir) -> pd.DataFrame:
     "One run's test-split predictions (`test.parquet`)."
     return pd.read_parquet(run_file(run_dir, 'test.parquet'))
+
+def read_features(run_dir) -> np.ndarray|None:
+    "One run's penultimate features of its OOF rows (`features.npy`, rows in `oof.parquet`'s order); None when it saved none."
+    p = Path(run_dir)/'features.npy'
+    if not p.exists(): return None
+    f, n = np.load(p), len(read_oof(run_dir))
+    if len(f) != n: raise RunStoreError(f'{run_dir}: features.npy has {len(f)} rows, oof.parquet {n}')
+    return f
 
 # %% ../../nbs/00b_store.ipynb #04f324ff
 STUDY_RECORD = 'study.json'   # the study as `vlab run` saved it, in runs/<study>/
