@@ -16,9 +16,9 @@ from sklearn.linear_model import LogisticRegression
 from .config import Recipe, FEATURE_POOLS as POOLS, atomic_write, seed_everything
 from .registry import METHODS
 from .data import TaskData, DataError, scan_images
-from .models import register_prefix, create_backbone, _per_channel, _heads
+from .models import register_prefix, create_backbone, per_channel_stats, classifier_names
 from .losses import classification_metrics
-from .train import make_loader, fit, FitResult, norm_stats, _state
+from .train import make_loader, fit, FitResult, norm_stats, state_copy
 from .predict import predict_logits
 
 # %% auto #0
@@ -83,8 +83,8 @@ def clip_config(name:str, in_chans:int|None=None) -> dict:
     size = _side(open_clip.get_model_config(arch)['vision_cfg']['image_size'])
     pre = open_clip.get_pretrained_cfg(arch, weights) if weights and not Path(weights).is_file() else {}
     c = in_chans or 3
-    return dict(input_size=(c, size, size), mean=_per_channel(pre.get('mean', OPENAI_DATASET_MEAN), c),
-                std=_per_channel(pre.get('std', OPENAI_DATASET_STD), c), interpolation='bicubic', crop_pct=1.0)
+    return dict(input_size=(c, size, size), mean=per_channel_stats(pre.get('mean', OPENAI_DATASET_MEAN), c),
+                std=per_channel_stats(pre.get('std', OPENAI_DATASET_STD), c), interpolation='bicubic', crop_pct=1.0)
 
 # %% ../../nbs/13_foundation.ipynb #e7a8f878
 class ClipClassifier(nn.Module):
@@ -337,7 +337,7 @@ LORA_TYPES = (nn.Linear, nn.Conv2d)
 
 def lora_targets(model:nn.Module, pattern:str='') -> list:
     "Names of the modules LoRA adapts: Linear and groups-1 Conv2d outside the head and attention blocks, filtered by regex `pattern` (re.search)."
-    heads, mods = _heads(model), dict(model.named_modules())
+    heads, mods = classifier_names(model), dict(model.named_modules())
     inside_attn = lambda n: isinstance(mods.get(n.rpartition('.')[0]), nn.MultiheadAttention)   # out_proj belongs to its attention
     ok = lambda n, m: isinstance(m, LORA_TYPES) and getattr(m, 'groups', 1) == 1 and not inside_attn(n) \
         and not any(n == h or n.startswith(h + '.') for h in heads)
@@ -350,7 +350,7 @@ def add_lora(model:nn.Module, recipe:Recipe):
     "`model` wrapped by peft with LoRA adapters on `lora_targets` (rank, alpha, dropout from `recipe`); the head trained in full."
     from peft import LoraConfig, get_peft_model
     cfg = LoraConfig(r=recipe.lora_r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
-                     target_modules=lora_targets(model, recipe.lora_targets), modules_to_save=list(_heads(model)))
+                     target_modules=lora_targets(model, recipe.lora_targets), modules_to_save=list(classifier_names(model)))
     return get_peft_model(model, cfg)
 
 def parameter_counts(model:nn.Module) -> dict:
@@ -433,7 +433,7 @@ def fit_lora(ctx:MethodContext) -> MethodRun:
     res = fit(pm, ctx.train_dl, ctx.valid_dl, r, history_path=ctx.run_dir/'history.csv', progress=ctx.progress, seed=ctx.seed)
     pm.load_state_dict(res.best_state); save_adapter(pm, ctx.run_dir/'adapter')
     model = pm.merge_and_unload()
-    return MethodRun(model, res, _state(model), extra=dict(counts, lora_targets=len(lora_targets(model, r.lora_targets))))
+    return MethodRun(model, res, state_copy(model), extra=dict(counts, lora_targets=len(lora_targets(model, r.lora_targets))))
 
 # %% ../../nbs/13_foundation.ipynb #597f5f85
 def _history(valid:dict, seconds:float) -> pd.DataFrame:
@@ -455,7 +455,7 @@ def fit_zeroshot(ctx:MethodContext) -> MethodRun:
     oof = None if ctx.valid_dl is None else predict_logits(model, ctx.valid_dl, r.tta)
     valid = {} if oof is None else classification_metrics(ctx.va.label.to_numpy(), oof)
     res = _result(valid, time.time() - t0, _counts(ctx), ctx.run_dir/'history.csv')
-    return MethodRun(model, res, _state(model), oof, extra=dict(prompts=sum(map(len, class_prompts(td.name, td.classes, r.prompt_langs, r.class_descriptions)))))
+    return MethodRun(model, res, state_copy(model), oof, extra=dict(prompts=sum(map(len, class_prompts(td.name, td.classes, r.prompt_langs, r.class_descriptions)))))
 
 # %% ../../nbs/13_foundation.ipynb #e882c95b
 def _meta_frame(df:pd.DataFrame, cols:list) -> pd.DataFrame:
@@ -545,7 +545,7 @@ def fit_probe(ctx:MethodContext) -> MethodRun:
     res = getattr(probe, 'fit_result', None) or _result(valid, time.time() - t0, np.bincount(y, minlength=len(td.classes)))
     atomic_write(ctx.run_dir/'history.csv', lambda p: res.history.to_csv(p, index=False))
     extra = dict(features=info, probe_params=sum(p.numel() for p in probe.parameters()), metadata_dims=int(X.shape[1] - info['dim']), **({'probe_c': probe.C} if hasattr(probe, 'C') else {}))
-    return MethodRun(FeatureHead(bb, probe, r.feature_pool).eval(), res, _state(probe), oof, None if F_te is None else _logits(probe, F_te),
+    return MethodRun(FeatureHead(bb, probe, r.feature_pool).eval(), res, state_copy(probe), oof, None if F_te is None else _logits(probe, F_te),
                      extra=extra, log=log)
 
 register_method('linear_probe')(fit_probe); register_method('mlp_probe')(fit_probe)
