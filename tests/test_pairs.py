@@ -1,7 +1,7 @@
 """Pair-expert tasks (issue 8): `<task>.<a>v<b>` trains through the real grid like any task, on the parent's ids and
 folds, so its out-of-fold rows can be combined with the parent's models honestly."""
 import pandas as pd
-from visionlab.ensemble import EXPERT_THRESHOLDS
+from visionlab.routing import EXPERT_THRESHOLDS
 from conftest import vlab, write_study
 
 STUDY = """study: pairs

@@ -11,7 +11,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .config import Recipe, seed_everything, atomic_write, write_csv
 from .data import get_task
-from .train import make_loader, FitResult, _state, norm_stats
+from .train import make_loader, FitResult, state_copy, norm_stats
 from .models import create_backbone, check_backbone
 from .foundation import register_method, MethodRun, MethodContext
 from .report import save_figure, save_table
@@ -205,7 +205,7 @@ def fit_autoencoder(ctx:MethodContext) -> MethodRun:
         rows.append(row); atomic_write(ctx.run_dir/'history.csv', lambda p: pd.DataFrame(rows).to_csv(p, index=False))
     ae.cpu().eval(); scorer = _standardised(AEScore(ae, r, dr), ctx, nom)
     res = FitResult(pd.DataFrame(rows), {}, r.epochs, {}, time.time() - t0, {}, [len(nom), 0], 'last', {})
-    return MethodRun(scorer, res, _state(scorer), extra=dict(nominal_train=len(nom), ae_params=sum(p.numel() for p in ae.parameters())))
+    return MethodRun(scorer, res, state_copy(scorer), extra=dict(nominal_train=len(nom), ae_params=sum(p.numel() for p in ae.parameters())))
 
 @register_method('patchcore')
 def fit_patchcore(ctx:MethodContext) -> MethodRun:
@@ -226,7 +226,7 @@ def _untrained_run(ctx, score_fn, nom, t0, extra:dict) -> MethodRun:
     h = pd.DataFrame([dict(epoch=0, phase='main', train_loss=np.nan, **valid, lr=0.0, time_s=time.time() - t0, img_per_s=np.nan)])
     atomic_write(ctx.run_dir/'history.csv', lambda p: h.to_csv(p, index=False))
     res = FitResult(h, {}, 0, valid, time.time() - t0, {}, [len(nom), 0], 'best', {})
-    return MethodRun(scorer, res, _state(scorer), extra=dict(nominal_train=len(nom), **extra))
+    return MethodRun(scorer, res, state_copy(scorer), extra=dict(nominal_train=len(nom), **extra))
 
 @register_method('gaussian')
 def fit_gaussian(ctx:MethodContext) -> MethodRun:

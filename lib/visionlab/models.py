@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['VLAB_BACKBONES', 'BACKBONE_PREFIXES', 'PREFIX_MODULES', 'OFFLINE_WEIGHTS', 'register_backbone', 'conv_bn', 'VlabNet',
            'CnnSmall', 'cnn_small', 'BasicBlock', 'res_stage', 'ResNetSmall', 'resnet_small', 'register_prefix',
-           'prefix_family', 'check_backbone', 'backbone_config', 'read_state_dict', 'drop_mismatched_head', 'zero_head',
-           'adapt_stem', 'load_weights', 'register_weights', 'rename_by_position', 'lite0_imagenet_state_dict',
-           'create_backbone']
+           'prefix_family', 'check_backbone', 'per_channel_stats', 'backbone_config', 'read_state_dict',
+           'classifier_names', 'drop_mismatched_head', 'zero_head', 'adapt_stem', 'load_weights', 'register_weights',
+           'rename_by_position', 'lite0_imagenet_state_dict', 'create_backbone']
 
 # %% ../../nbs/04_models.ipynb #7dfb4c3e
 import sys, difflib, importlib, warnings
@@ -128,7 +128,9 @@ def check_backbone(name:str): # timm model name, optionally with a tag ('resnet1
     raise ValueError(f'unknown backbone {name!r}; close matches: {close}; vlab backbones: {list(VLAB_BACKBONES)}')
 
 # %% ../../nbs/04_models.ipynb #428d9ee5
-def _per_channel(v, c):
+def per_channel_stats(v, # a per-channel statistic (mean or std) of 1 or more channels
+                      c:int, # the channels the data has
+                     ) -> tuple:
     "Per-channel statistic `v` for `c` channels: broadcast a single value, average RGB for grayscale."
     v = tuple(float(x) for x in v)
     if len(v) == c: return v
@@ -142,7 +144,7 @@ def backbone_config(name:str, # backbone name
     if (fam := prefix_family(name)): return fam['config'](check_backbone(name), in_chans)
     cfg = get_pretrained_cfg(check_backbone(name))
     c = in_chans or cfg.input_size[0]
-    return dict(input_size=(c, *cfg.input_size[1:]), mean=_per_channel(cfg.mean, c), std=_per_channel(cfg.std, c),
+    return dict(input_size=(c, *cfg.input_size[1:]), mean=per_channel_stats(cfg.mean, c), std=per_channel_stats(cfg.std, c),
                 interpolation=cfg.interpolation, crop_pct=cfg.crop_pct)
 
 # %% ../../nbs/04_models.ipynb #d1245f69
@@ -158,13 +160,15 @@ def read_state_dict(path): # .pth/.pt/.safetensors file: a state_dict, or a dict
     return {k.removeprefix('module.'): v for k, v in sd.items()}
 
 # %% ../../nbs/04_models.ipynb #3412519e
-def _heads(model): 
+def classifier_names(model:nn.Module, # timm model
+                    ) -> tuple:
+    "Names of `model`'s classifier modules (timm's `pretrained_cfg['classifier']`; () when it names none)."
     h = model.pretrained_cfg.get('classifier') or ()
     return (h,) if isinstance(h, str) else tuple(h)
 
 def drop_mismatched_head(model:nn.Module, sd:dict): # timm model, state dict to load into it
     "`sd` without the classifier tensors that do not fit `model` (e.g. other num_classes), and the dropped keys."
-    own, heads = model.state_dict(), tuple(h + '.' for h in _heads(model))
+    own, heads = model.state_dict(), tuple(h + '.' for h in classifier_names(model))
     bad = [k for k, v in sd.items() if k.startswith(heads) and (k not in own or v.shape != own[k].shape)]
     if bad and model.num_classes: warnings.warn(f'dropped classifier tensors {bad} (shapes {[tuple(sd[k].shape) for k in bad]} do not fit '
                           f'num_classes={model.num_classes}); the new head is zero-initialised')
@@ -172,7 +176,7 @@ def drop_mismatched_head(model:nn.Module, sd:dict): # timm model, state dict to 
 
 def zero_head(model:nn.Module): # timm model
     "Zero the weights and biases of `model`'s classifier (a new head on pretrained features starts at uniform probabilities)."
-    for h in _heads(model):
+    for h in classifier_names(model):
         m = model.get_submodule(h)
         with torch.no_grad():
             for p in m.parameters(): p.zero_()
@@ -192,7 +196,7 @@ def load_weights(model:nn.Module, # timm model
     "Load `sd` into `model`: stem adapted, mismatched head dropped; other missing/unexpected keys raise KeyError."
     sd, dropped = drop_mismatched_head(model, adapt_stem(model, sd))
     missing, unexpected = model.load_state_dict(sd, strict=False)
-    missing = [k for k in missing if not k.startswith(tuple(h + '.' for h in _heads(model)))] if dropped else missing
+    missing = [k for k in missing if not k.startswith(tuple(h + '.' for h in classifier_names(model)))] if dropped else missing
     if missing or unexpected: raise KeyError(f'{source}: missing keys {missing}, unexpected keys {unexpected}')
     return zero_head(model) if dropped else model
 

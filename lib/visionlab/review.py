@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from .config import StudyError
 from .data import TaskData, get_task, load_image, parse_pair
 from .folds import read_review, REVIEW_FILE, REVIEW_COLUMNS, REVIEW_DECISIONS
-from .ensemble import mean_ensemble, study_summary, _aligned
+from .ensemble import mean_ensemble, study_summary, aligned_probs
 from .store import complete_runs, oof_table, read_params, read_study_record
 from .report import booktabs_table, save_table
 
@@ -36,7 +36,7 @@ def doubt_table(study_dir, # runs/<study>
     "One row per OOF train image, most doubtful first: given label, ensemble top-3, p(label), OOF loss, margin, model disagreement, doubt."
     runs = complete_runs(study_dir); task = _one_task(runs, study_dir, task)
     oof = oof_table(runs[runs.task == task]); models = sorted(oof.model.unique())
-    o, _ = _aligned(oof, pd.DataFrame(), models)
+    o, _ = aligned_probs(oof, pd.DataFrame(), models)
     P = [o['probs'][m] for m in models]; p = mean_ensemble(P); y = o['labels']; n = np.arange(len(y))
     top = np.argsort(-p, 1)[:, :3]; pred = top[:, 0]; votes = np.stack([q.argmax(1) for q in P])
     t = pd.DataFrame(dict(id=o['ids'], fold=o['folds'], label=y, pred=pred, p_label=p[n, y], loss=-np.log(np.clip(p[n, y], 1e-12, 1)),

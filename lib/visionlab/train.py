@@ -24,7 +24,7 @@ from .losses import get_loss, classification_metrics, is_better, class_balanced_
 __all__ = ['ImageDataset', 'norm_stats', 'class_sampler', 'ArrayDataset', 'BatchLoader', 'group_labels', 'batch_path',
            'make_loader', 'with_sampler', 'train_counts', 'make_optimizer', 'cycle_position', 'make_scheduler',
            'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn', 'optimizer_step', 'weight_averages', 'batchnorm_eval',
-           'mixed_loss', 'train_epoch', 'FitResult', 'best_epochs', 'pick_final', 'final_weights', 'fit',
+           'mixed_loss', 'train_epoch', 'FitResult', 'state_copy', 'best_epochs', 'pick_final', 'final_weights', 'fit',
            'CheckpointError', 'save_checkpoint', 'load_checkpoint']
 
 # %% ../../nbs/06_train.ipynb #356a5ddc
@@ -247,7 +247,9 @@ class FitResult:
     candidates: dict = None # validation metrics of every candidate (best, last, ema, swa) the choice was made among
 
 # %% ../../nbs/06_train.ipynb #f6b12e92
-def _state(model): return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+def state_copy(model:nn.Module) -> dict:
+    "A CPU copy of `model`'s state_dict (detached and cloned): a snapshot that later training leaves unchanged."
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 def _epoch_row(epoch, phase, train_loss, valid, lr, t0, n):
     return dict(epoch=epoch, phase=phase, train_loss=train_loss, **{f'valid_{k}' if k == 'loss' else k: v for k, v in valid.items()},
@@ -288,9 +290,9 @@ def _scores(model, state, valid_dl, counts, recipe, device) -> dict:
 
 def final_weights(model, best:tuple, last_valid:dict, ema, swa, train_dl, valid_dl, recipe:Recipe, counts, device) -> tuple:
     "(name, state, scores of every candidate) of the weights the run keeps among best, last, EMA and SWA (BatchNorm recomputed)."
-    states = {'best': best[0], 'last': _state(model)}
-    if ema is not None: states['ema'] = _state(ema.module)
-    if swa is not None and swa.n_averaged.item() > 0: update_bn(train_dl, swa, device); states['swa'] = _state(swa.module)
+    states = {'best': best[0], 'last': state_copy(model)}
+    if ema is not None: states['ema'] = state_copy(ema.module)
+    if swa is not None and swa.n_averaged.item() > 0: update_bn(train_dl, swa, device); states['swa'] = state_copy(swa.module)
     scores = {} if valid_dl is None else {'best': best[2], 'last': last_valid,
                                           **{k: _scores(model, states[k], valid_dl, counts, recipe, device) for k in ('ema', 'swa') if k in states}}
     name = pick_final(scores, list(states), recipe); model.load_state_dict(states[name])
@@ -324,7 +326,7 @@ def fit(model:nn.Module, train_dl, valid_dl, recipe:Recipe, history_path=None, d
         rows.append(_epoch_row(epoch, 'late' if late else 'main', tl, valid, lr, t0, len(train_dl.dataset)))
         if history_path: atomic_write(history_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
         if valid_dl is None or is_better(recipe.select_metric, valid[recipe.select_metric], best[2].get(recipe.select_metric), recipe.min_delta):
-            best, wait = (_state(model), epoch, valid), 0
+            best, wait = (state_copy(model), epoch, valid), 0
         else: wait += 1
         if recipe.patience and wait >= recipe.patience: break
     bar.close(); hist = pd.DataFrame(rows)
