@@ -2,6 +2,7 @@
 import pandas as pd
 from PIL import Image
 from visionlab.ensemble import ENSEMBLES
+from visionlab.report import pdf_font_types
 from conftest import vlab
 
 
@@ -19,4 +20,7 @@ def test_paper_assets_from_a_real_grid(digits_study, tmp_path):
     assert (tmp_path/'paper/figures/confusion_matrix.pdf').exists()
     dpi = Image.open(png).info['dpi']
     assert round(dpi[0]) == 300 and round(dpi[1]) == 300
+    pdfs = sorted((tmp_path/'paper/figures').glob('*.pdf'))
+    assert len(pdfs) >= 3 and all(p.read_bytes()[:4] == b'%PDF' for p in pdfs), pdfs
+    for p in pdfs: assert 'Type3' not in pdf_font_types(p) and b'/FontFile2' in p.read_bytes(), (p.name, pdf_font_types(p))   # embedded TrueType only
     assert (study_dir/'paper_summary.ipynb').exists()   # the executed aggregation notebook is kept with the runs
