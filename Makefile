@@ -53,7 +53,7 @@ check: env
 # `make test`: the tests of every library notebook (nbdev_test) and the pytest contract tests, two at a time. A check
 # that needs a system tool this machine lacks (SLURM, Chromium, LaTeX) skips with its reason, and the run ends by listing
 # every skip. `make test-slow`: the thorough suite, i.e. the notebook cells that really train (`#| slow`) and the tests
-# marked slow, slurm or browser. `make durations`: the slowest notebooks and tests of the last run of either. Both run
+# marked slow, slurm, browser or latex. `make durations`: the slowest notebooks and tests of the last run of either. Both run
 # with one OpenMP/MKL thread per process: two notebooks (or test files) at a time on 2 cores, each with torch's default
 # two threads, ran up to 8x slower (runs set their own `threads` either way).
 RECORD = export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VLAB_SKIPS=$(CURDIR)/.test-skips VLAB_DURATIONS=$(CURDIR)/.test-durations; rm -f $$VLAB_SKIPS $$VLAB_DURATIONS; set -o pipefail; rc=0
@@ -71,7 +71,7 @@ test: env
 test-slow: env
 	@$(RECORD); \
 	$(BIN)/nbdev_test --n_workers 2 --timing --flags slow --file_re '^($(SLOW_NBS))$$' | $(NBTIME) || rc=1; \
-	$(BIN)/pytest -q -n 2 --dist loadfile tests --runslow -m 'slow or slurm or browser' || rc=1; \
+	$(BIN)/pytest -q -n 2 --dist loadfile tests --runslow -m 'slow or slurm or browser or latex' || rc=1; \
 	$(SUMMARY)
 
 durations:

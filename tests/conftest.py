@@ -5,18 +5,19 @@ import pytest, yaml
 
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 VLAB = str(Path(sys.executable).parent/'vlab')
-HEAVY = ('slow', 'slurm', 'browser')   # markers of the thorough suite, `make test-slow`
+HEAVY = ('slow', 'slurm', 'browser', 'latex')   # markers of the thorough suite, `make test-slow`
 TINY = "recipe: {epochs: 2, img_size: 8, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256}\n"
 
 
 def pytest_addoption(parser):
-    parser.addoption('--runslow', action='store_true', help='also run the heavy tests: marked slow, slurm or browser (make test-slow)')
+    parser.addoption('--runslow', action='store_true', help='also run the heavy tests: marked slow, slurm, browser or latex (make test-slow)')
 
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: long test, run with --runslow')
     config.addinivalue_line('markers', 'slurm: runs jobs through a throw-away single-node SLURM (tests/slurm_cluster.sh); skipped where it cannot start')
     config.addinivalue_line('markers', "browser: drives Debian's headless Chromium; skipped where it is not installed")
+    config.addinivalue_line('markers', "latex: compiles with Debian's texlive (pdflatex); skipped where it is not installed")
 
 
 def _append_new(log, lines):

@@ -16,6 +16,9 @@ def test_paper_assets_from_a_real_grid(digits_study, tmp_path):
     assert set(rt.index.get_level_values('gate')) == {'margin', 'entropy'} and (rt.oof_routed >= 0).all()
     assert ((rt.delta_oof - 100 * (rt.oof_acc_routed - rt.oof_acc)).abs() < 1e-9).all()
     assert 'routing.tex' in (tmp_path/'paper/README.md').read_text()
+    for t in (tmp_path/'paper/tables').glob('*.tex'):   # every label went through latex_escape once: no escaped math, no bare < or _
+        body = t.read_text()
+        assert r'\textbackslash{}' not in body and ' < ' not in body and not any('_' in h.replace(r'\_', '') for h in body.splitlines()[6:7]), t.name
     png = tmp_path/'paper/figures/confusion_matrix.png'
     assert (tmp_path/'paper/figures/confusion_matrix.pdf').exists()
     dpi = Image.open(png).info['dpi']

@@ -14,7 +14,7 @@ from .data import get_task
 from .train import make_loader, FitResult, state_copy, norm_stats
 from .models import create_backbone, check_backbone
 from .foundation import register_method, MethodRun, MethodContext
-from .report import save_figure, save_table
+from .report import escaped, save_figure, save_table
 from .store import run_index, read_params, read_oof, read_test
 
 # %% auto #0
@@ -22,7 +22,7 @@ __all__ = ['REDUCES', 'ANOMALY_METHODS', 'gaussian_window', 'ssim_map', 'ConvAE'
            'PatchFeatures', 'nearest_distance', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer', 'AEScore',
            'PatchScore', 'scores_of', 'fit_autoencoder', 'fit_patchcore', 'fit_gaussian', 'youden_threshold',
            'fit_thresholds', 'apply_thresholds', 'anomaly_runs', 'anomaly_scores', 'anomaly_table', 'roc_figure',
-           'write_anomaly_assets']
+           'anomaly_table_tex', 'write_anomaly_assets']
 
 # %% ../../nbs/14_anomaly.ipynb #ed4c0051
 def gaussian_window(size:int=11, sigma:float=1.5, device=None) -> torch.Tensor:
@@ -320,6 +320,11 @@ def roc_figure(scores:pd.DataFrame, split:str='test'):
     np.atleast_1d(axes)[0].set_ylabel('true positive rate'); fig.tight_layout()
     return fig
 
+def anomaly_table_tex(t:pd.DataFrame, # `anomaly_table` output (also `tables/anomaly.csv`)
+                     ) -> str:
+    "The LaTeX table of `t`: every label through `latex_escape`, 3 decimals."
+    return escaped(t).to_latex(index=False, float_format='%.3f', caption='Anomaly detection from nominal images: OOF and test ROC-AUC / PR-AUC per defect kind; test accuracy, recall and false-alarm rate at the Youden threshold chosen on OOF scores.', label='tab:anomaly')
+
 def write_anomaly_assets(study_dir, out_dir, by:str='') -> dict:
     "Write `tables/anomaly.{csv,tex}` and `figures/anomaly_roc_{oof,test}.{png,pdf}` for the anomaly runs of `study_dir`."
     import matplotlib.pyplot as plt
@@ -327,7 +332,7 @@ def write_anomaly_assets(study_dir, out_dir, by:str='') -> dict:
     if s.empty: raise ValueError(f'{study_dir}: no complete anomaly runs (methods {", ".join(ANOMALY_METHODS)})')
     t = anomaly_table(s, by); out = Path(out_dir); paths = {}
     paths['csv'] = write_csv(t, out/'tables'/'anomaly.csv')
-    paths['tex'] = save_table(t.to_latex(index=False, float_format='%.3f', caption='Anomaly detection from nominal images: OOF and test ROC-AUC / PR-AUC per defect kind; test accuracy, recall and false-alarm rate at the Youden threshold chosen on OOF scores.', label='tab:anomaly'), out/'tables'/'anomaly.tex')
+    paths['tex'] = save_table(anomaly_table_tex(t), out/'tables'/'anomaly.tex')
     for split in ('oof', 'test'):
         if (s.split == split).any():
             fig = roc_figure(s, split); paths[f'roc_{split}'] = save_figure(fig, out/'figures'/f'anomaly_roc_{split}'); plt.close(fig)

@@ -203,8 +203,8 @@ def expert_table(summary:dict, # `study_summary` output of the parent task
 
 # %% ../../nbs/09b_routing.ipynb #b79ad5a2
 ROUTE_HEADERS = dict(first='first stage', fraction='routed frac.', weight='weight', oof_routed='OOF routed', oof_acc='OOF acc',
-                     oof_acc_routed='OOF acc routed', delta_oof='$\\Delta$ OOF', test_routed='test routed', test_acc='test acc',
-                     test_acc_routed='test acc routed', delta_test='$\\Delta$ test', threshold='margin <', oof_applied='OOF applied',
+                     oof_acc_routed='OOF acc routed', delta_oof='Δ OOF', test_routed='test routed', test_acc='test acc',
+                     test_acc_routed='test acc routed', delta_test='Δ test', threshold='margin <', oof_applied='OOF applied',
                      oof_acc_expert='OOF acc expert', test_applied='test applied', test_acc_expert='test acc expert')
 
 def _as_text(df, cols):
@@ -230,7 +230,7 @@ def write_routing_assets(rt:pd.DataFrame, # `routing_table` output, or None
     if et is not None and len(et):
         show = _as_text(et.drop(columns=['a', 'b']), ['first', 'threshold', 'oof_rows', 'oof_applied', 'test_applied'])
         cols = [c for c in ['first', 'threshold', 'oof_applied', 'oof_acc', 'oof_acc_expert', 'delta_oof', 'test_applied', 'test_acc', 'test_acc_expert', 'delta_test'] if c in show]
-        cap = (f"{latex_escape(task)}: pair experts. A binary model of classes a and b (task {latex_escape(task)}.<a>v<b>) re-splits $p_a + p_b$ of the rows whose "
+        cap = (f"{latex_escape(task)}: pair experts. A binary model of classes a and b (task {latex_escape(task + '.<a>v<b>')}) re-splits $p_a + p_b$ of the rows whose "
                f"top-2 classes are that pair and whose margin is below the threshold, chosen by accuracy by nested CV on OOF (OOF columns) and on "
                f"all OOF rows (test columns, threshold shown). $\\Delta$ in accuracy points.")
         paths['experts'] = save_table(booktabs_table(show, cap, f'tab:{task}_experts', cols, headers=ROUTE_HEADERS), out/'tables'/'experts.tex')

@@ -14,14 +14,14 @@ from .config import Recipe, atomic_write, write_csv
 from .data import FMNIST_DIR, read_idx, register_task, TaskData, get_task
 from .models import OFFLINE_WEIGHTS
 from .train import make_optimizer, make_scheduler, norm_stats
-from .report import save_figure, save_table
+from .report import escaped, save_figure, save_table
 from .store import complete_runs, read_metrics, read_oof, read_params
 
 # %% auto #0
 __all__ = ['SEG_CLASSES', 'SEG_VIEWS', 'SEG_TTAS', 'SEG_ARCHS', 'fmnist_mosaics', 'seg_class_weights', 'focal_loss', 'dice_loss',
            'seg_loss', 'seg_tta', 'seg_confusion', 'seg_metrics', 'seg_model', 'fmnist_seg', 'seg_csv', 'SegDataset',
            'seg_loader', 'predict_masks', 'fit_segmenter', 'image_scores', 'seg_runs', 'seg_table', 'seg_panels',
-           'write_seg_assets']
+           'seg_table_tex', 'write_seg_assets']
 
 # %% ../../nbs/16_segment.ipynb #9116b9fc
 SEG_CLASSES = ['background', 'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
@@ -253,6 +253,11 @@ def seg_panels(runs:pd.DataFrame, td:TaskData, n:int=4):
     for a, t in zip(axes[:, 0], ['image', 'truth', 'prediction']): a.set_ylabel(t, fontsize=8)
     fig.tight_layout(); return fig
 
+def seg_table_tex(table:pd.DataFrame, # `seg_table`'s first output (also `tables/segmentation.csv`)
+                 ) -> str:
+    "The LaTeX table of `table`: every label through `latex_escape`, 4 decimals."
+    return escaped(table).to_latex(index=False, float_format='%.4f', caption='Segmentation: OOF and test mIoU, mean Dice and pixel accuracy (mean and std over fold models).', label='tab:segmentation')
+
 def write_seg_assets(study_dir, out_dir, n:int=4) -> dict:
     "Write the segmentation table (LaTeX + CSV), per-class IoU and best/worst panels of the best model for `study_dir`."
     import matplotlib.pyplot as plt
@@ -261,7 +266,7 @@ def write_seg_assets(study_dir, out_dir, n:int=4) -> dict:
     p = read_params(runs.path.iloc[0]); td = get_task(p['task'], **p.get('task_args', {}))
     table, per_class = seg_table(runs, td.classes); out = Path(out_dir); paths = {}
     paths['csv'] = write_csv(table, out/'tables'/'segmentation.csv'); paths['per_class'] = write_csv(per_class.reset_index(), out/'tables'/'segmentation_per_class.csv')
-    paths['tex'] = save_table(table.to_latex(index=False, float_format='%.4f', caption='Segmentation: OOF and test mIoU, mean Dice and pixel accuracy (mean and std over fold models).', label='tab:segmentation'), out/'tables'/'segmentation.tex')
+    paths['tex'] = save_table(seg_table_tex(table), out/'tables'/'segmentation.tex')
     best = table.sort_values('oof_miou_mean').model.iloc[-1]; bb, rec = best.split('/', 1)
     fig = seg_panels(runs[(runs.backbone == bb) & (runs.recipe == rec)], td, n); paths['panels'] = save_figure(fig, out/'figures'/'seg_best_worst'); plt.close(fig)
     return paths
