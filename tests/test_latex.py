@@ -29,3 +29,20 @@ def test_every_table_compiles(digits_study, tmp_path):
     for t in tables:
         r = compile_alone(t, work)
         assert r.returncode == 0, f'{t} does not compile:\n' + r.stdout[-2000:]
+
+
+def test_every_committed_paper_compiles(tmp_path):
+    "Each study folder's `paper.tex` (every table and figure of the study) compiles with pdflatex -halt-on-error."
+    if not shutil.which('pdflatex'):
+        pytest.skip('LaTeX: pdflatex not installed (apt-get install texlive-latex-recommended texlive-fonts-recommended latexmk)')
+    papers = sorted(PAPER.rglob('paper.tex'))
+    assert len(papers) >= 10, papers
+    for p in papers:
+        out = tmp_path/p.parent.name; out.mkdir()
+        r = subprocess.run(['pdflatex', '-halt-on-error', '-interaction=nonstopmode', f'-output-directory={out}', p.name],
+                           cwd=p.parent, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, f'{p} does not compile:\n' + r.stdout[-2000:]
+        lines = p.read_text().splitlines()
+        inputs = [p.parent/l[len(r'\input{'):-1] for l in lines if l.startswith(r'\input{')]
+        labels = [l for l in lines if l.startswith(r'\label')] + [l.strip() for t in inputs for l in t.read_text().splitlines() if l.strip().startswith(r'\label')]
+        assert len(labels) == len(set(labels)), f'{p}: a label twice: {sorted(l for l in set(labels) if labels.count(l) > 1)}'

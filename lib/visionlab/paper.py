@@ -4,14 +4,14 @@
 
 # %% ../../nbs/19_paper.ipynb #b0a1c004
 from __future__ import annotations
-import os, time
+import os, shutil, subprocess, time
 from pathlib import Path
 from .config import StudyError, template
 from .store import complete_runs
 from .warm import take_worker, give_worker, worker_env
 
 # %% auto #0
-__all__ = ['PAPER_ENV', 'paper_tasks', 'execute_notebook', 'run_paper']
+__all__ = ['PAPER_ENV', 'LATEX_ENV', 'paper_tasks', 'execute_notebook', 'build_pdf', 'run_paper']
 
 # %% ../../nbs/19_paper.ipynb #47d85a1e
 def paper_tasks(study_dir, # runs/<study>
@@ -37,10 +37,25 @@ def execute_notebook(nb:Path, out:Path, params:dict, env:dict|None=None) -> Path
     return Path(out)
 
 # %% ../../nbs/19_paper.ipynb #c2d39778
+LATEX_ENV = {'SOURCE_DATE_EPOCH': '0', 'FORCE_SOURCE_DATE': '1'}   # pdfTeX: fixed dates and /ID, so the same paper gives the same bytes
+
+def build_pdf(tex:Path) -> Path|None:
+    "Compile `tex` with latexmk (pdflatex, halting on the first error) into the PDF beside it; None, saying why, where LaTeX is not installed."
+    tex = Path(tex)
+    if not (shutil.which('latexmk') and shutil.which('pdflatex')):
+        print(f'{tex.with_suffix(".pdf")} not built: latexmk/pdflatex not installed (apt-get install latexmk texlive-latex-recommended texlive-fonts-recommended)'); return None
+    env, cmd = {**os.environ, **LATEX_ENV}, ['latexmk', '-pdf', '-halt-on-error', '-interaction=nonstopmode', tex.name]
+    r = subprocess.run(cmd, cwd=tex.parent, capture_output=True, text=True, env=env)
+    subprocess.run(['latexmk', '-c', tex.name], cwd=tex.parent, capture_output=True, env=env)   # keep the PDF, drop aux/log files
+    if r.returncode:
+        err = next((l for l in r.stdout.splitlines() if l.startswith('!')), r.stdout.strip().splitlines()[-1:] or '')
+        raise RuntimeError(f'{tex}: LaTeX failed: {err} (run `{" ".join(cmd)}` in {tex.parent} for the log)')
+    return tex.with_suffix('.pdf')
+
 def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str='', combiners:str='',
               also:str='', # comma-separated further study folders whose few-shot runs join this study's few-shot assets
              ) -> list:
-    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone; a few-shot study: `paper_fewshot.ipynb` once; anomaly runs: `paper_anomaly.ipynb`), then write `<out_dir>/README.md`; returns the executed notebooks."
+    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone; a few-shot study: `paper_fewshot.ipynb` once; anomaly runs: `paper_anomaly.ipynb`), then write `<out_dir>/README.md` and `paper.tex` (and `paper.pdf` where LaTeX is installed); returns the executed notebooks."
     study_dir, out = Path(study_dir).absolute(), Path(out_dir).absolute()
     if not study_dir.is_dir(): raise FileNotFoundError(f'study folder {study_dir} not found (run `vlab run` first)')
     others = [Path(d).absolute() for d in also.split(',') if d]
@@ -48,7 +63,7 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
     if missing: raise FileNotFoundError(f'--also: study folder {missing[0]} not found')
     from visionlab.anomaly import anomaly_runs   # the analysis modules (torch, matplotlib) only when a paper is made
     from visionlab.fewshot import fewshot_runs
-    from visionlab.report import write_paper_readme
+    from visionlab.report import write_paper_readme, write_paper_tex
     from visionlab.segment import seg_runs
     study_level = [  # (runs finder, notebook, README label, parameters): one paper for the whole study, the first that applies
         (seg_runs, 'paper_seg', 'segmentation', dict(study_dir=str(study_dir))),          # table, per-class IoU, best/worst panels
@@ -58,11 +73,11 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
         if runs_of(study_dir).empty: continue
         since, nb = time.time(), study_dir/f'{name}.ipynb'
         execute_notebook(template(name), nb, dict(params, out_dir=str(out)))
-        write_paper_readme(out, study_dir, {label: out}, since)
+        write_paper_readme(out, study_dir, {label: out}, since); build_pdf(write_paper_tex(out, study_dir.name, {label: out}, since))
         return [nb]
     tasks = paper_tasks(study_dir, task); several = len(tasks) > 1; since = time.time()
     dirs, nbs = {t: out/t if several else out for t in tasks}, [study_dir/t/'paper_summary.ipynb' if several else study_dir/'paper_summary.ipynb' for t in tasks]
     for t, nb in zip(tasks, nbs):
         execute_notebook(template('paper_summary'), nb, dict(study_dir=str(study_dir), out_dir=str(dirs[t]), task=t, select=select, models=models, combiners=combiners))
-    write_paper_readme(out, study_dir, dirs, since)
+    write_paper_readme(out, study_dir, dirs, since); build_pdf(write_paper_tex(out, study_dir.name, dirs, since))
     return nbs
