@@ -1,4 +1,4 @@
-# visionlab: `make run` (default study -> paper/), `make test` (nbdev_test + pytest), `make test-slow` (the thorough suite).
+# visionlab: `make run` (default study -> paper/quickstart/), `make test` (nbdev_test + pytest), `make test-slow` (the thorough suite).
 SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
@@ -37,13 +37,15 @@ lock:
 	$(BIN)/python -c "from visionlab.store import environment_yml, read_lock; open('environment.yml', 'w').write(environment_yml(read_lock('requirements.lock')))"
 	@echo "requirements.lock and environment.yml refreshed: run make env, make test, then commit both"
 
-# Run the study grid (skips complete runs), then regenerate paper/.
+# Run the study grid (skips complete runs), then regenerate paper/<study>/ and the index paper/README.md.
 run: env
 	$(BIN)/vlab run params/$(STUDY).yaml --workers $(WORKERS)
-	$(BIN)/vlab paper runs/$(STUDY) --out $(if $(filter quickstart,$(STUDY)),paper,paper/$(STUDY))
+	$(BIN)/vlab paper runs/$(STUDY) --out paper/$(STUDY)
+	$(BIN)/python -c "from visionlab.report import write_paper_index; write_paper_index('paper')"
 
 paper: env
-	$(BIN)/vlab paper runs/$(STUDY) --out $(if $(filter quickstart,$(STUDY)),paper,paper/$(STUDY))
+	$(BIN)/vlab paper runs/$(STUDY) --out paper/$(STUDY)
+	$(BIN)/python -c "from visionlab.report import write_paper_index; write_paper_index('paper')"
 
 # lib/ must equal what the notebooks export, and notebooks must be clean.
 check: env

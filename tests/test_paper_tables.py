@@ -1,11 +1,11 @@
-"""The committed quickstart tables (`paper/tables`) come back byte for byte from their own CSVs through the paper writers
+"""The committed quickstart tables (`paper/quickstart/tables`) come back byte for byte from their own CSVs through the paper writers
 (`visionlab.figures`, `visionlab.routing`): moving the writers between modules (issue 22) changed no table. Seconds, no training."""
 from pathlib import Path
 import pandas as pd
 from visionlab.report import booktabs_table, latex_escape
 from visionlab.routing import write_routing_assets
 
-PAPER = Path(__file__).resolve().parent.parent/'paper'/'tables'
+PAPER = Path(__file__).resolve().parent.parent/'paper'/'quickstart'/'tables'
 
 
 def test_per_class_f1_table_regenerates_byte_identical():

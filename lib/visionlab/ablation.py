@@ -184,15 +184,14 @@ def ablation_figure(tab:pd.DataFrame, # `robust_summary` table: rows = recipes (
 def _signed(v, digits=2): return '--' if pd.isna(v) else f'${round(v, digits) + 0.0:+.{digits}f}$'   # signed, in math mode
 
 def write_robust_assets(rs:dict, # `robust_summary` output; None (no robust files): nothing is written
-                        out_dir, # paper folder: gets tables/ablation.{tex,csv}, tables/ablation_per_fold.csv, figures/ablation.{png,pdf}
+                        out_dir, # paper folder: gets tables/ablation.{tex,csv}, tables/ablation_per_fold.csv, figures/ablation.{png,pdf}, bench/fit_seconds.csv
                        ) -> dict:
-    "Write the clean-vs-robust ablation table (.tex, .csv, per-fold .csv) and figure; return their paths ({} for None)."
+    "Write the clean-vs-robust ablation table (.tex, .csv, per-fold .csv), its figure and the runs' fit seconds (bench/); return their paths ({} for None)."
     if not rs: return {}
     out, tab, base = Path(out_dir), rs['table'], rs['base']; test, has_base = tab.test_acc.notna().any(), tab.delta_clean_acc.notna().any()
     deltas = [f'delta_{m}' for m in ('clean_acc', 'robust_acc') + (('test_acc',) if test else ())] if has_base else []
-    metrics = ['clean_acc', 'robust_acc'] + (['test_acc'] if test else []) + deltas + ['final_model', 'fit_seconds']
-    show = tab.assign(**{d: [_signed(v) for v in tab[d]] for d in deltas}, final_model=[f or '--' for f in tab.final_model],
-                      fit_seconds=['--' if pd.isna(v) else f'{v:.1f}' for v in tab.fit_seconds])
+    metrics = ['clean_acc', 'robust_acc'] + (['test_acc'] if test else []) + deltas + ['final_model']
+    show = tab.assign(**{d: [_signed(v) for v in tab[d]] for d in deltas}, final_model=[f or '--' for f in tab.final_model])
     what = tab.index.name or 'model'
     cap = (f"{latex_escape(rs['task'])}: clean vs robust accuracy per {what}" + (f", each {latex_escape(base)} plus one change" if has_base else '') + ". "
            f"OOF acc: out-of-fold accuracy on the clean validation folds; robust acc: the same rows under fixed corruptions "
@@ -200,12 +199,14 @@ def write_robust_assets(rs:dict, # `robust_summary` output; None (no robust file
            f"both mean $\\pm$ std over {int(tab.n_folds.max())} folds."
            + (" Test acc: each recipe's fold models' probabilities averaged." if test else '')
            + (f" $\\Delta$: difference to {latex_escape(base)} in accuracy points." if has_base else '')
-           + " Kept: the weights each fold run kept (best checkpoint, last, EMA or SWA); fit s: mean training seconds per run. Best in bold.")
+           + " Kept: the weights each fold run kept (best checkpoint, last, EMA or SWA). Best in bold.")
     tex = save_table(booktabs_table(show, cap, f"tab:{rs['task']}_ablation", metrics, headers=ABL_HEADERS), out/'tables'/'ablation.tex')
-    csv = tex.with_suffix('.csv'); tab.to_csv(csv)
+    csv = tex.with_suffix('.csv'); tab.drop(columns='fit_seconds').to_csv(csv)
+    secs = out/'bench'/'fit_seconds.csv'; secs.parent.mkdir(parents=True, exist_ok=True)   # timings differ run to run: not in the table
+    tab[['fit_seconds', 'n_folds']].to_csv(secs)
     pf = out/'tables'/'ablation_per_fold.csv'; rs['per_fold'].to_csv(pf, index=False)
     png, pdf = save_figure(ablation_figure(tab, base, f"{rs['task']}: clean vs robust accuracy"), out/'figures'/'ablation')
-    return dict(table=tex, csv=csv, per_fold_csv=pf, png=png, pdf=pdf)
+    return dict(table=tex, csv=csv, per_fold_csv=pf, png=png, pdf=pdf, fit_seconds=secs)
 
 # %% ../../nbs/09a_ablation.ipynb #ecf4ac15
 def fold_test_scores(test:pd.DataFrame, # `test_table` output

@@ -6,7 +6,7 @@
 __all__ = ['LATEX_SPECIALS', 'PDF_FONTS', 'FONT', 'MARKERS', 'DASHES', 'ASSET_NOTES', 'SUFFIX_ORDER', 'KINDS', 'PAPER_PREAMBLE',
            'latex_escape', 'fmt_mean_std', 'escaped', 'booktabs_table', 'save_table', 'save_figure', 'pdf_font_types',
            'save_paper_figure', 'line_style', 'style_axes', 'heatmap', 'colorbar', 'paper_assets', 'study_provenance',
-           'paper_readme', 'write_paper_readme', 'paper_tex', 'write_paper_tex']
+           'paper_readme', 'write_paper_readme', 'paper_tex', 'write_paper_tex', 'write_paper_index']
 
 # %% ../../nbs/07a_report.ipynb #61cdb8c6
 import os, re
@@ -271,3 +271,19 @@ def write_paper_tex(out_dir, # the paper folder: paper.tex goes here
     prefix = lambda d: '' if Path(d).absolute() == out else Path(os.path.relpath(Path(d).absolute(), out)).as_posix() + '/'
     sections = {t: (prefix(d), paper_assets(d, since)) for t, d in task_dirs.items()}
     return atomic_write(out/'paper.tex', lambda p: p.write_text(paper_tex(title, sections)))
+
+# %% ../../nbs/07a_report.ipynb #631dd3ff
+def write_paper_index(root, # the paper folder holding one folder per study (`paper/`)
+                     ) -> Path:
+    "Write `<root>/README.md`: one line per study folder (one with a README.md or a paper.tex) giving its tables, figures and paper.pdf."
+    root, lines = Path(root), ['# Paper assets, one folder per study', '',
+                               'Each folder is made by `vlab paper runs/<study> --out paper/<study>` and has its own README.md (what each table',
+                               'and figure shows, which commit trained the runs), `paper.tex` and, where LaTeX is installed, `paper.pdf`.', '']
+    for d in sorted(p for p in root.iterdir() if (p/'README.md').exists() or (p/'paper.tex').exists()):
+        n = lambda kind, suf: len(list(d.rglob(f'{kind}/*{suf}')))
+        pdf = ', [`paper.pdf`](' + d.name + '/paper.pdf)' if (d/'paper.pdf').exists() else ''
+        name = f'[`{d.name}/`]({d.name}/README.md)' if (d/'README.md').exists() else f'`{d.name}/`'
+        lines.append(f"- {name}: {n('tables', '.tex')} tables, {n('figures', '.pdf')} figures{pdf}")
+    other = sorted(p.name for p in root.iterdir() if p.is_dir() and not ((p/'README.md').exists() or (p/'paper.tex').exists()))
+    if other: lines += ['', 'Other folders: ' + ', '.join(f'`{o}/`' for o in other) + ' (benchmarks and review material, described in the main README).']
+    return atomic_write(root/'README.md', lambda p: p.write_text('\n'.join(lines) + '\n'))

@@ -1,5 +1,5 @@
 """Fit-loop benchmark table: the bare PyTorch loop (params/bench/bare_loop.py) against the same recipe
-run through vlab (params/fmnist_bench.yaml), written to paper/tables/bench_fit.tex and paper/bench/fit_loop.json.
+run through vlab (params/fmnist_bench.yaml), written to paper/bench/bench_fit.tex and paper/bench/fit_loop.json.
 
     python params/bench/report_bench.py [--runs runs/fmnist_bench]
 """
@@ -25,5 +25,5 @@ cap = (f"Fashion-MNIST, cnn\\_small (140k parameters), {bare['epochs']} epochs o
        f"one run each on {env['device']}, torch {env['packages']['torch']}. train\\_s: training loop only; run\\_s: whole script / whole papermill run.")
 tex = booktabs_table(df, cap, 'tab:bench_fit', ['test_acc', 'train_s', 'img_s', 'run_s'], higher_is_better=['test_acc', 'img_s'],
                      headers=dict(test_acc='test acc', train_s='train s', img_s='img/s', run_s='run s'), digits=4)
-save_table(tex, Path(a.paper)/'tables/bench_fit.tex')
+save_table(tex, Path(a.paper)/'bench/bench_fit.tex')
 (Path(a.paper)/'bench/fit_loop.json').write_text(json.dumps(res, indent=2)); print(df.to_string()); print(json.dumps(res, indent=2))
