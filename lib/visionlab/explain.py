@@ -13,10 +13,10 @@ from .data import get_task
 from .train import make_loader, load_checkpoint, norm_stats
 from .losses import softmax
 from .store import complete_runs, model_names, read_params, read_oof, run_file
-from .report import save_figure
+from .report import FONT, save_figure
 
 # %% auto #0
-__all__ = ['cam_layer', 'gradcam', 'gradcam_rows', 'gradcam_figure', 'write_gradcam_assets']
+__all__ = ['CAM_CMAP', 'cam_layer', 'gradcam', 'gradcam_rows', 'gradcam_figure', 'write_gradcam_assets']
 
 # %% ../../nbs/15_explain.ipynb #2d944d30
 def cam_layer(model:nn.Module, in_chans:int, size:int) -> tuple:
@@ -62,16 +62,20 @@ def _display(x:torch.Tensor, mean, std) -> np.ndarray:
     im = (x.permute(0, 2, 3, 1).numpy() * np.array(std) + np.array(mean)).clip(0, 1)
     return np.repeat(im, 3, axis=3) if im.shape[3] == 1 else im
 
+CAM_CMAP = 'inferno'   # perceptually uniform and readable in grayscale (jet, the usual Grad-CAM map, is neither)
+
 def gradcam_figure(images:np.ndarray, cams:np.ndarray, titles:list, cols:int=6):
-    "A grid of images (N,H,W,3 in [0, 1]) with their Grad-CAM maps overlaid, one title per panel."
+    "A double-column (7.16 in) grid of images (N,H,W,3 in [0, 1]) with their Grad-CAM maps overlaid in `CAM_CMAP`, one title per panel, and a colour bar."
     import matplotlib.pyplot as plt
-    from pytorch_grad_cam.utils.image import show_cam_on_image
-    rows = int(np.ceil(len(images) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
+    from matplotlib.cm import ScalarMappable
+    rows, cmap = int(np.ceil(len(images) / cols)), plt.get_cmap(CAM_CMAP)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.16, 1.45 * rows + 0.5), squeeze=False, layout='constrained')
     for ax in axes.flat: ax.axis('off')
     for ax, im, c, t in zip(axes.flat, images, cams, titles):
-        ax.imshow(show_cam_on_image(im.astype(np.float32), c, use_rgb=True, image_weight=0.6)); ax.set_title(t, fontsize=6)
-    fig.tight_layout(); return fig
+        ax.imshow(0.6 * im + 0.4 * cmap(c)[..., :3]); ax.set_title(t, fontsize=FONT['tick'])
+    cb = fig.colorbar(ScalarMappable(cmap=cmap), ax=axes, shrink=0.5, pad=0.01)
+    cb.set_label('Grad-CAM (relative)', fontsize=FONT['label']); cb.ax.tick_params(labelsize=FONT['tick'])
+    return fig
 
 def write_gradcam_assets(study_dir, task:str, model:str, out_dir, n_errors:int=8, n_per_class:int=2, seed:int=0) -> dict:
     "Grad-CAM panels of `model` (a name of the paper's summary: `backbone` or `backbone/recipe`) of `task` from its fold checkpoints: `figures/gradcam.{png,pdf}`."
