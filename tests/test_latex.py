@@ -15,7 +15,12 @@ def compile_alone(table:Path, work:Path) -> subprocess.CompletedProcess:
     "pdflatex on a minimal article that inputs `table` (in folder `work`), halting on the first error."
     doc = work/f'{table.parent.parent.name}_{table.stem}.tex'
     doc.write_text(PREAMBLE + r'\input{' + str(table) + '}\n' + r'\end{document}' + '\n')
-    return subprocess.run(['pdflatex', '-halt-on-error', '-interaction=nonstopmode', doc.name], cwd=work, capture_output=True, text=True, timeout=120)
+    return pdflatex(doc.name, work)
+
+
+def pdflatex(name:str, cwd:Path, *opts) -> subprocess.CompletedProcess:
+    "pdflatex on file `name` in folder `cwd`, halting on the first error."
+    return subprocess.run(['pdflatex', '-halt-on-error', '-interaction=nonstopmode', *opts, name], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 def test_every_table_compiles(digits_study, tmp_path):
@@ -39,8 +44,7 @@ def test_every_committed_paper_compiles(tmp_path):
     assert len(papers) >= 10, papers
     for p in papers:
         out = tmp_path/p.parent.name; out.mkdir()
-        r = subprocess.run(['pdflatex', '-halt-on-error', '-interaction=nonstopmode', f'-output-directory={out}', p.name],
-                           cwd=p.parent, capture_output=True, text=True, timeout=300)
+        r = pdflatex(p.name, p.parent, f'-output-directory={out}')
         assert r.returncode == 0, f'{p} does not compile:\n' + r.stdout[-2000:]
         lines = p.read_text().splitlines()
         inputs = [p.parent/l[len(r'\input{'):-1] for l in lines if l.startswith(r'\input{')]

@@ -65,6 +65,8 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
     from visionlab.fewshot import fewshot_runs
     from visionlab.report import write_paper_readme, write_paper_tex
     from visionlab.segment import seg_runs
+    def index(dirs, since):   # what each asset shows, and the paper that holds them all
+        write_paper_readme(out, study_dir, dirs, since); build_pdf(write_paper_tex(out, study_dir.name, dirs, since))
     study_level = [  # (runs finder, notebook, README label, parameters): one paper for the whole study, the first that applies
         (seg_runs, 'paper_seg', 'segmentation', dict(study_dir=str(study_dir))),          # table, per-class IoU, best/worst panels
         (anomaly_runs, 'paper_anomaly', 'anomaly', dict(study_dir=str(study_dir))),      # tables and ROC figures per defect kind
@@ -73,11 +75,11 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
         if runs_of(study_dir).empty: continue
         since, nb = time.time(), study_dir/f'{name}.ipynb'
         execute_notebook(template(name), nb, dict(params, out_dir=str(out)))
-        write_paper_readme(out, study_dir, {label: out}, since); build_pdf(write_paper_tex(out, study_dir.name, {label: out}, since))
+        index({label: out}, since)
         return [nb]
     tasks = paper_tasks(study_dir, task); several = len(tasks) > 1; since = time.time()
     dirs, nbs = {t: out/t if several else out for t in tasks}, [study_dir/t/'paper_summary.ipynb' if several else study_dir/'paper_summary.ipynb' for t in tasks]
     for t, nb in zip(tasks, nbs):
         execute_notebook(template('paper_summary'), nb, dict(study_dir=str(study_dir), out_dir=str(dirs[t]), task=t, select=select, models=models, combiners=combiners))
-    write_paper_readme(out, study_dir, dirs, since); build_pdf(write_paper_tex(out, study_dir.name, dirs, since))
+    index(dirs, since)
     return nbs

@@ -6,7 +6,7 @@
 __all__ = ['LATEX_SPECIALS', 'PDF_FONTS', 'FONT', 'MARKERS', 'DASHES', 'ASSET_NOTES', 'SUFFIX_ORDER', 'KINDS', 'PAPER_PREAMBLE',
            'latex_escape', 'fmt_mean_std', 'escaped', 'booktabs_table', 'save_table', 'save_figure', 'pdf_font_types',
            'save_paper_figure', 'line_style', 'style_axes', 'heatmap', 'colorbar', 'paper_assets', 'study_provenance',
-           'paper_readme', 'write_paper_readme', 'paper_tex', 'write_paper_tex', 'write_paper_index']
+           'paper_readme', 'paper_sections', 'write_paper_readme', 'paper_tex', 'write_paper_tex', 'write_paper_index']
 
 # %% ../../nbs/07a_report.ipynb #61cdb8c6
 import os, re
@@ -231,16 +231,23 @@ def paper_readme(prov:dict, # `study_provenance` output
     return '\n'.join(head + body) + '\n'
 
 # %% ../../nbs/07a_report.ipynb #ac96dfb6
+def paper_sections(out_dir, # the paper folder the index is written into
+                   task_dirs:dict, # task -> its paper folder (out_dir itself, or a subfolder per task)
+                   since:float=0.0, # only files written at or after this time
+                  ) -> dict:
+    "Task -> (path prefix of its folder relative to `out_dir`, `paper_assets` of it): what README.md and paper.tex list."
+    out = Path(out_dir).absolute()
+    prefix = lambda d: '' if Path(d).absolute() == out else Path(os.path.relpath(Path(d).absolute(), out)).as_posix() + '/'
+    return {t: (prefix(d), paper_assets(d, since)) for t, d in task_dirs.items()}
+
 def write_paper_readme(out_dir, # the paper folder `vlab paper` wrote: README.md goes here
                        study_dir, # runs/<study>
                        task_dirs:dict, # task -> its paper folder (out_dir itself, or a subfolder per task)
                        since:float=0.0, # list only files written at or after this time (the start of `vlab paper`)
                       ) -> Path:
     "Write `<out_dir>/README.md`: the study, its runs' commits, and what each table and figure written since `since` shows."
-    out = Path(out_dir).absolute()
-    prefix = lambda d: '' if Path(d).absolute() == out else Path(os.path.relpath(Path(d).absolute(), out)).as_posix() + '/'
-    sections = {t: (prefix(d), paper_assets(d, since)) for t, d in task_dirs.items()}
-    return atomic_write(out/'README.md', lambda p: p.write_text(paper_readme(study_provenance(study_dir), sections)))
+    sections = paper_sections(out_dir, task_dirs, since)
+    return atomic_write(Path(out_dir)/'README.md', lambda p: p.write_text(paper_readme(study_provenance(study_dir), sections)))
 
 # %% ../../nbs/07a_report.ipynb #bb540e36
 PAPER_PREAMBLE = [r'\documentclass{article}', r'\usepackage{booktabs}', r'\usepackage{graphicx}', r'\usepackage[margin=2cm]{geometry}']
@@ -267,10 +274,7 @@ def write_paper_tex(out_dir, # the paper folder: paper.tex goes here
                     since:float=0.0, # only files written at or after this time
                    ) -> Path:
     "Write `<out_dir>/paper.tex` (`paper_tex`) over the tables and figures of `task_dirs`."
-    out = Path(out_dir).absolute()
-    prefix = lambda d: '' if Path(d).absolute() == out else Path(os.path.relpath(Path(d).absolute(), out)).as_posix() + '/'
-    sections = {t: (prefix(d), paper_assets(d, since)) for t, d in task_dirs.items()}
-    return atomic_write(out/'paper.tex', lambda p: p.write_text(paper_tex(title, sections)))
+    return atomic_write(Path(out_dir)/'paper.tex', lambda p: p.write_text(paper_tex(title, paper_sections(out_dir, task_dirs, since))))
 
 # %% ../../nbs/07a_report.ipynb #631dd3ff
 def write_paper_index(root, # the paper folder holding one folder per study (`paper/`)
@@ -279,11 +283,12 @@ def write_paper_index(root, # the paper folder holding one folder per study (`pa
     root, lines = Path(root), ['# Paper assets, one folder per study', '',
                                'Each folder is made by `vlab paper runs/<study> --out paper/<study>` and has its own README.md (what each table',
                                'and figure shows, which commit trained the runs), `paper.tex` and, where LaTeX is installed, `paper.pdf`.', '']
-    for d in sorted(p for p in root.iterdir() if (p/'README.md').exists() or (p/'paper.tex').exists()):
+    study = lambda p: (p/'README.md').exists() or (p/'paper.tex').exists()
+    for d in sorted(filter(study, root.iterdir())):
         n = lambda kind, suf: len(list(d.rglob(f'{kind}/*{suf}')))
         pdf = ', [`paper.pdf`](' + d.name + '/paper.pdf)' if (d/'paper.pdf').exists() else ''
         name = f'[`{d.name}/`]({d.name}/README.md)' if (d/'README.md').exists() else f'`{d.name}/`'
         lines.append(f"- {name}: {n('tables', '.tex')} tables, {n('figures', '.pdf')} figures{pdf}")
-    other = sorted(p.name for p in root.iterdir() if p.is_dir() and not ((p/'README.md').exists() or (p/'paper.tex').exists()))
+    other = sorted(p.name for p in root.iterdir() if p.is_dir() and not study(p))
     if other: lines += ['', 'Other folders: ' + ', '.join(f'`{o}/`' for o in other) + ' (benchmarks and review material, described in the main README).']
     return atomic_write(root/'README.md', lambda p: p.write_text('\n'.join(lines) + '\n'))
