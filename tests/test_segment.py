@@ -23,3 +23,7 @@ def test_seg_study_to_paper(tmp_path):
     t = pd.read_csv(tmp_path/'paper'/'tables'/'segmentation.csv')
     assert t.model.tolist() == ['efficientnet_lite0/base'] and t.folds[0] == 3 and {'oof_miou_mean', 'test_miou_mean'} <= set(t.columns)
     assert (tmp_path/'paper'/'figures'/'seg_best_worst.png').exists() and (tmp_path/'paper'/'tables'/'segmentation_per_class.csv').exists()
+    assert (t.oof_miou_lo <= t.oof_miou).all() and (t.oof_miou <= t.oof_miou_hi).all() and (t.test_miou_lo <= t.test_miou_hi).all()
+    pc = pd.read_csv(tmp_path/'paper'/'tables'/'segmentation_per_class.csv', index_col='class')
+    assert list(pc.columns) == ['efficientnet_lite0/base', 'efficientnet_lite0/base_lo', 'efficientnet_lite0/base_hi'] and len(pc) == 11
+    assert '95\\% interval over images' in (tmp_path/'paper'/'tables'/'segmentation_per_class.tex').read_text()

@@ -11,7 +11,7 @@ __all__ = ['LT_HEADERS', 'ABL_HEADERS', 'ABL_CI_HEADERS', 'rare_classes', 'per_c
 from pathlib import Path
 import numpy as np, pandas as pd
 from matplotlib.figure import Figure
-from .calibrate import paired_bootstrap_ci
+from .calibrate import ci_delta_cell, paired_points, signed_points
 from .ensemble import aligned_probs, fold_scores, logit_cols, one_task, summary_scores
 from .losses import classification_metrics, softmax
 from .report import booktabs_table, latex_escape, save_figure, save_table
@@ -223,8 +223,7 @@ def fold_test_scores(test:pd.DataFrame, # `test_table` output
 def _paired_deltas(labels, a, b, fa, fb, name, metric, n_boot, seed) -> dict:
     "Δ = a − b in points: per fold (mean, std of `fa − fb`) and paired bootstrap over rows (value, 95% lo, hi)."
     fd = 100 * (fa - fb).dropna()
-    d = 100 * np.array(paired_bootstrap_ci(labels, a, b, metric, n_boot, seed)) if len(labels) else np.full(3, np.nan)
-    return {f'{name}_fold_mean': fd.mean(), f'{name}_fold_std': fd.std(), name: d[0], f'{name}_lo': d[1], f'{name}_hi': d[2]}
+    return {f'{name}_fold_mean': fd.mean(), f'{name}_fold_std': fd.std()} | paired_points(labels, a, b, name, n_boot, seed, metric)
 
 def _ablation_row(o, t, test, m, ref, metric, n_boot, seed) -> dict:
     "Scores of model `m` and its Δ against model `ref`, on OOF (aligned rows `o`) and on test (`t`, per fold: `test`)."
@@ -259,15 +258,9 @@ def ablation_table(study_dir, # runs/<study>
 ABL_CI_HEADERS = dict(oof_acc='OOF acc', test_acc='test acc', d_oof_fold='Δ OOF per fold', d_oof_ci='Δ OOF [95% CI]',
                       d_test_fold='Δ test per fold', d_test_ci='Δ test [95% CI]')   # column headers of the paired ablation table
 
-def _pts(v): return f'{round(v, 2) + 0.0:+.2f}'.replace('-', '−')   # signed points (no −0.00); − prints as a math minus
-
 def _fold_delta(m, s) -> str:
     "Per-fold Δ cell 'mean ± std' in points ('--' when missing)."
-    return '--' if pd.isna(m) else _pts(m) + ('' if pd.isna(s) else f' ± {s:.2f}')
-
-def _ci_delta(d, lo, hi) -> str:
-    "Bootstrap Δ cell 'Δ [lo, hi]' in points, `*` when the interval excludes 0 ('--' when missing)."
-    return '--' if pd.isna(d) else f'{_pts(d)} [{_pts(lo)}, {_pts(hi)}]' + ('*' if lo > 0 or hi < 0 else '')
+    return '--' if pd.isna(m) else signed_points(m) + ('' if pd.isna(s) else f' ± {s:.2f}')
 
 # %% ../../nbs/09a_ablation.ipynb #aae0edc1
 def write_ablation_assets(abl:pd.DataFrame, # `ablation_table` output; None: nothing is written
@@ -280,7 +273,7 @@ def write_ablation_assets(abl:pd.DataFrame, # `ablation_table` output; None: not
     if abl is None: return {}
     out, test = Path(out_dir), abl.test_acc_mean.notna().any()
     show = abl.assign(**{f'd_{s}_fold': [_fold_delta(a, b) for a, b in zip(abl[f'delta_{s}_fold_mean'], abl[f'delta_{s}_fold_std'])] for s in ('oof', 'test')},
-                      **{f'd_{s}_ci': [_ci_delta(*v) for v in abl[[f'delta_{s}', f'delta_{s}_lo', f'delta_{s}_hi']].to_numpy()] for s in ('oof', 'test')})
+                      **{f'd_{s}_ci': [ci_delta_cell(*v) for v in abl[[f'delta_{s}', f'delta_{s}_lo', f'delta_{s}_hi']].to_numpy()] for s in ('oof', 'test')})
     metrics = ['oof_acc'] + (['test_acc'] if test else []) + ['d_oof_fold', 'd_oof_ci'] + (['d_test_fold', 'd_test_ci'] if test else [])
     cap = (f"{latex_escape(task)}: paired ablation, each recipe against {latex_escape(base)} of its backbone (same folds, same images). Acc: mean $\\pm$ std over "
            f"{int(abl.n_folds.max())} fold runs" + (" (on test each fold model alone)" if test else '') + ". $\\Delta$ per fold: mean $\\pm$ std "

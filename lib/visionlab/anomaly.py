@@ -14,13 +14,14 @@ from .data import get_task
 from .train import make_loader, FitResult, state_copy, norm_stats
 from .models import create_backbone, check_backbone
 from .foundation import register_method, MethodRun, MethodContext
+from .calibrate import auc_ci
 from .report import escaped, save_figure, save_table
 from .store import run_index, read_params, read_oof, read_test
 
 # %% auto #0
-__all__ = ['REDUCES', 'ANOMALY_METHODS', 'gaussian_window', 'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map',
-           'PatchFeatures', 'nearest_distance', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer', 'AEScore',
-           'PatchScore', 'scores_of', 'fit_autoencoder', 'fit_patchcore', 'fit_gaussian', 'youden_threshold',
+__all__ = ['REDUCES', 'ANOMALY_METHODS', 'ANOMALY_HEADERS', 'gaussian_window', 'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss',
+           'reduce_map', 'PatchFeatures', 'nearest_distance', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer',
+           'AEScore', 'PatchScore', 'scores_of', 'fit_autoencoder', 'fit_patchcore', 'fit_gaussian', 'youden_threshold',
            'fit_thresholds', 'apply_thresholds', 'anomaly_runs', 'anomaly_scores', 'anomaly_table', 'roc_figure',
            'anomaly_table_tex', 'write_anomaly_assets']
 
@@ -284,9 +285,9 @@ def anomaly_scores(study_dir) -> pd.DataFrame:
         out.append(pd.concat(parts).assign(detector=f'{bb}/{rec}', task=task)[['task', 'detector', 'split', 'id', 'label', 'defect', 'score']])
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=['task', 'detector', 'split', 'id', 'label', 'defect', 'score'])
 
-def anomaly_table(scores:pd.DataFrame, by:str='') -> pd.DataFrame:
-    "Per detector and defect kind: OOF/test ROC-AUC and PR-AUC, and test accuracy, recall and false alarms at the OOF Youden threshold."
-    from sklearn.metrics import roc_auc_score, average_precision_score
+def anomaly_table(scores:pd.DataFrame, by:str='', n_boot:int=1000) -> pd.DataFrame:
+    "Per detector and defect kind: OOF/test ROC-AUC (bootstrap 95% CI over rows) and PR-AUC, and test accuracy, recall and false alarms at the OOF Youden threshold."
+    from sklearn.metrics import average_precision_score
     rows = []
     for det, g in scores.groupby('detector', sort=False):
         oof, te = g[g.split == 'oof'], g[g.split == 'test']
@@ -295,11 +296,11 @@ def anomaly_table(scores:pd.DataFrame, by:str='') -> pd.DataFrame:
         for k in kinds:
             sel = lambda d: d if k == 'all' else d[(d.defect == k) | (d.label == 0)]
             o, t = sel(oof), sel(te)
-            row = dict(detector=det, defects=k, oof_roc_auc=roc_auc_score(o.label, o.score), oof_pr_auc=average_precision_score(o.label, o.score),
-                       threshold=th['*'])
+            ci = lambda d, split: dict(zip([f'{split}_roc_auc', f'{split}_roc_auc_lo', f'{split}_roc_auc_hi'], auc_ci(d.label, d.score, n_boot)))
+            row = dict(detector=det, defects=k) | ci(o, 'oof') | dict(oof_pr_auc=average_precision_score(o.label, o.score), threshold=th['*'])
             if len(t) and t.label.nunique() == 2:
                 pred = apply_thresholds(t, th, by)
-                row.update(test_roc_auc=roc_auc_score(t.label, t.score), test_pr_auc=average_precision_score(t.label, t.score),
+                row.update(**ci(t, 'test'), test_pr_auc=average_precision_score(t.label, t.score),
                            test_acc=float((pred == t.label).mean()), test_recall=float(pred[t.label == 1].mean()),
                            test_false_alarm=float(pred[t.label == 0].mean()))
             rows.append(row)
@@ -320,19 +321,27 @@ def roc_figure(scores:pd.DataFrame, split:str='test'):
     np.atleast_1d(axes)[0].set_ylabel('true positive rate'); fig.tight_layout()
     return fig
 
-def anomaly_table_tex(t:pd.DataFrame, # `anomaly_table` output (also `tables/anomaly.csv`)
-                     ) -> str:
-    "The LaTeX table of `t`: every label through `latex_escape`, 3 decimals."
-    return escaped(t).to_latex(index=False, float_format='%.3f', caption='Anomaly detection from nominal images: OOF and test ROC-AUC / PR-AUC per defect kind; test accuracy, recall and false-alarm rate at the Youden threshold chosen on OOF scores.', label='tab:anomaly')
+ANOMALY_HEADERS = dict(detector='detector', defects='defects', oof_roc_auc='OOF ROC-AUC [95% CI]', oof_pr_auc='OOF PR-AUC', test_roc_auc='test ROC-AUC [95% CI]',
+                       test_pr_auc='test PR-AUC', test_acc='test acc', test_recall='test recall', test_false_alarm='false alarms')   # the LaTeX table's columns
 
-def write_anomaly_assets(study_dir, out_dir, by:str='') -> dict:
+def anomaly_table_tex(t:pd.DataFrame, # `anomaly_table` output (also `tables/anomaly.csv`)
+                      n_boot:int=1000, # resamples the intervals were made with (for the caption)
+                     ) -> str:
+    "The LaTeX table of `t` (`ANOMALY_HEADERS` columns, each ROC-AUC with its interval `0.912 [0.881, 0.940]`), labels through `latex_escape`, 3 decimals."
+    ci = {m: [f'{v:.3f} [{a:.3f}, {b:.3f}]' if pd.notna(v) else '--' for v, a, b in zip(t[m], t[f'{m}_lo'], t[f'{m}_hi'])] for m in ANOMALY_HEADERS if f'{m}_lo' in t}
+    show = t.assign(**ci)[[c for c in ANOMALY_HEADERS if c in t]].rename(columns=ANOMALY_HEADERS)
+    return escaped(show).to_latex(index=False, float_format='%.3f', na_rep='--', label='tab:anomaly', caption=(
+        'Anomaly detection from nominal images: OOF and test ROC-AUC per defect kind (each defect kind against all nominal rows) with its percentile '
+        f'bootstrap 95\\% interval over images ({n_boot} resamples), PR-AUC, and test accuracy, recall and false-alarm rate at the Youden threshold chosen on OOF scores.'))
+
+def write_anomaly_assets(study_dir, out_dir, by:str='', n_boot:int=1000) -> dict:
     "Write `tables/anomaly.{csv,tex}` and `figures/anomaly_roc_{oof,test}.{png,pdf}` for the anomaly runs of `study_dir`."
     import matplotlib.pyplot as plt
     s = anomaly_scores(study_dir)
     if s.empty: raise ValueError(f'{study_dir}: no complete anomaly runs (methods {", ".join(ANOMALY_METHODS)})')
-    t = anomaly_table(s, by); out = Path(out_dir); paths = {}
+    t = anomaly_table(s, by, n_boot); out = Path(out_dir); paths = {}
     paths['csv'] = write_csv(t, out/'tables'/'anomaly.csv')
-    paths['tex'] = save_table(anomaly_table_tex(t), out/'tables'/'anomaly.tex')
+    paths['tex'] = save_table(anomaly_table_tex(t, n_boot), out/'tables'/'anomaly.tex')
     for split in ('oof', 'test'):
         if (s.split == split).any():
             fig = roc_figure(s, split); paths[f'roc_{split}'] = save_figure(fig, out/'figures'/f'anomaly_roc_{split}'); plt.close(fig)

@@ -14,6 +14,7 @@ import numpy as np, pandas as pd
 from .data import parse_pair
 from .ensemble import logit_cols
 from .losses import softmax
+from .calibrate import ci_delta_cell, paired_points
 from .report import booktabs_table, latex_escape, save_table
 from .store import complete_runs, oof_table, test_table
 
@@ -96,8 +97,9 @@ def routing_table(summary:dict, # `study_summary` output (with `probs`)
                   gates=('margin', 'entropy'), # gates to try, one table row each
                   classes:list=None, # route only rows predicted as these class indices
                   cap:float=1.0, # at most this fraction routed
+                  n_boot:int=1000, seed:int=0, # resamples of the paired bootstrap intervals of each Δ, their seed
                  ) -> pd.DataFrame:
-    "Per (second predictor, gate): routed fraction and weight chosen on all OOF, routed rows and accuracy before/after on OOF (nested) and test; None without a second predictor."
+    "Per (second predictor, gate): routed fraction and weight chosen on all OOF, routed rows and accuracy before/after on OOF (nested) and test, Δ with its paired 95% CI; None without a second predictor."
     t, o, te = summary['table'], summary['oof'], summary.get('test')
     first = first or t.acc_mean.idxmax()
     models = [n for n in t.index if n not in set(summary.get('ensembles', []))]
@@ -114,14 +116,13 @@ def routing_table(summary:dict, # `study_summary` output (with `probs`)
             p, m, _ = nested_route(o['probs'][first], o['probs'][s], y, f, cfg)
             c = fit_route(o['probs'][first], o['probs'][s], y, cfg)
             r = dict(first=first, fraction=c['fraction'], weight=c['weight'], oof_routed=int(m.sum()), oof_acc=acc(o['probs'][first], y),
-                     oof_acc_routed=acc(p, y))
+                     oof_acc_routed=acc(p, y)) | paired_points(y, p, o['probs'][first], 'delta_oof', n_boot, seed)
             if known.any():
                 pt, mt = apply_route(te['probs'][first], te['probs'][s], c, cfg)
                 r |= dict(test_routed=int(mt.sum()), test_acc=acc(te['probs'][first][known], te['labels'][known]), test_acc_routed=acc(pt[known], te['labels'][known]))
+                r |= paired_points(te['labels'][known], pt[known], te['probs'][first][known], 'delta_test', n_boot, seed)
             rows[(s, g)] = r
     tab = pd.DataFrame.from_dict(rows, orient='index'); tab.index.names = ['second', 'gate']
-    tab.insert(tab.columns.get_loc('oof_acc_routed') + 1, 'delta_oof', 100 * (tab.oof_acc_routed - tab.oof_acc))
-    if 'test_acc' in tab: tab['delta_test'] = 100 * (tab.test_acc_routed - tab.test_acc)
     return tab
 
 # %% ../../nbs/09b_routing.ipynb #1d112032
@@ -180,6 +181,7 @@ def study_pairs(study_dir, # runs/<study>
 def expert_table(summary:dict, # `study_summary` output of the parent task
                  study_dir, # runs/<study>
                  first:str=None, # first-stage row (default: best OOF acc_mean)
+                 n_boot:int=1000, seed:int=0, # resamples of the paired bootstrap intervals of each Δ, their seed
                 ) -> tuple:
     "`(table, probs)`: per pair task the threshold, applied rows and accuracy before/after (OOF nested, test); `probs`: OOF/test with every expert applied. None without pair tasks."
     pairs = study_pairs(study_dir, summary['task'])
@@ -192,24 +194,29 @@ def expert_table(summary:dict, # `study_summary` output of the parent task
         qo = _expert_q(study_dir, name, o['ids'], 'oof')
         before = po.copy(); po, m, _ = nested_expert(po, qo, y, f, a, b); th = fit_expert(before, qo, y, a, b)
         r = dict(first=first, a=a, b=b, threshold=th, oof_rows=int((~np.isnan(qo)).sum()), oof_applied=int(m.sum()), oof_acc=acc(before, y), oof_acc_expert=acc(po, y))
+        r |= paired_points(y, po, before, 'delta_oof', n_boot, seed)
         if te is not None and known.any():
             tb = pt.copy(); pt, mt = apply_expert(pt, _expert_q(study_dir, name, te['ids'], 'test'), a, b, th)
             r |= dict(test_applied=int(mt.sum()), test_acc=acc(tb[known], te['labels'][known]), test_acc_expert=acc(pt[known], te['labels'][known]))
+            r |= paired_points(te['labels'][known], pt[known], tb[known], 'delta_test', n_boot, seed)
         rows[name] = r
     tab = pd.DataFrame.from_dict(rows, orient='index').rename_axis('pair_task')
-    tab['delta_oof'] = 100 * (tab.oof_acc_expert - tab.oof_acc)
-    if 'test_acc' in tab: tab['delta_test'] = 100 * (tab.test_acc_expert - tab.test_acc)
     return tab, dict(oof=po, test=pt)
 
 # %% ../../nbs/09b_routing.ipynb #b79ad5a2
 ROUTE_HEADERS = dict(first='first stage', fraction='routed frac.', weight='weight', oof_routed='OOF routed', oof_acc='OOF acc',
                      oof_acc_routed='OOF acc routed', delta_oof='Δ OOF', test_routed='test routed', test_acc='test acc',
                      test_acc_routed='test acc routed', delta_test='Δ test', threshold='margin <', oof_applied='OOF applied',
+                     d_oof_ci='Δ OOF [95% CI]', d_test_ci='Δ test [95% CI]',
                      oof_acc_expert='OOF acc expert', test_applied='test applied', test_acc_expert='test acc expert')
 
 def _as_text(df, cols):
     "Columns `cols` (counts, choices) as strings, so `booktabs_table` prints them without bold."
     return df.assign(**{c: [f'{v:g}' if isinstance(v, float) else str(v) for v in df[c]] for c in cols if c in df})
+
+def _with_ci(df):
+    "`df` with a 'Δ [lo, hi]' cell column `d_<split>_ci` for each `delta_<split>` (oof, test) it has."
+    return df.assign(**{f'd_{s}_ci': [ci_delta_cell(*v) for v in df[[f'delta_{s}', f'delta_{s}_lo', f'delta_{s}_hi']].to_numpy()] for s in ('oof', 'test') if f'delta_{s}' in df})
 
 def write_routing_assets(rt:pd.DataFrame, # `routing_table` output, or None
                          et:pd.DataFrame, # `expert_table` output (its table), or None
@@ -219,20 +226,20 @@ def write_routing_assets(rt:pd.DataFrame, # `routing_table` output, or None
     "Write the routing and pair-expert tables (.tex and .csv) that are not None; return their paths."
     out, paths = Path(out_dir), {}
     if rt is not None and len(rt):
-        show = _as_text(rt, ['first', 'fraction', 'weight', 'oof_routed', 'test_routed'])
+        show = _with_ci(_as_text(rt, ['first', 'fraction', 'weight', 'oof_routed', 'test_routed']))
         show.index = [f'{s} ({g})' for s, g in rt.index]; show.index.name = 'second (gate)'
-        cols = [c for c in ['first', 'fraction', 'weight', 'oof_routed', 'oof_acc', 'oof_acc_routed', 'delta_oof', 'test_routed', 'test_acc', 'test_acc_routed', 'delta_test'] if c in show]
+        cols = [c for c in ['first', 'fraction', 'weight', 'oof_routed', 'oof_acc', 'oof_acc_routed', 'd_oof_ci', 'test_routed', 'test_acc', 'test_acc_routed', 'd_test_ci'] if c in show]
         cap = (f"{latex_escape(task)}: two-stage routing. Rows whose first-stage gate score (margin: 1 $-$ top-2 gap; entropy) is among the least sure "
                f"are re-predicted as $(1-w)\\,p_1 + w\\,p_2$; the routed fraction and $w$ are chosen by accuracy on OOF, by nested CV (OOF columns) "
-               f"and on all OOF rows (test columns, and the fraction and weight shown). $\\Delta$ in accuracy points.")
+               f"and on all OOF rows (test columns, and the fraction and weight shown). $\\Delta$ in accuracy points, with its paired bootstrap 95\\% interval (both stages on the same resampled rows); * marks an interval that excludes 0.")
         paths['routing'] = save_table(booktabs_table(show, cap, f'tab:{task}_routing', cols, headers=ROUTE_HEADERS), out/'tables'/'routing.tex')
         rt.to_csv(paths['routing'].with_suffix('.csv')); paths['routing_csv'] = paths['routing'].with_suffix('.csv')
     if et is not None and len(et):
-        show = _as_text(et.drop(columns=['a', 'b']), ['first', 'threshold', 'oof_rows', 'oof_applied', 'test_applied'])
-        cols = [c for c in ['first', 'threshold', 'oof_applied', 'oof_acc', 'oof_acc_expert', 'delta_oof', 'test_applied', 'test_acc', 'test_acc_expert', 'delta_test'] if c in show]
+        show = _with_ci(_as_text(et.drop(columns=['a', 'b']), ['first', 'threshold', 'oof_rows', 'oof_applied', 'test_applied']))
+        cols = [c for c in ['first', 'threshold', 'oof_applied', 'oof_acc', 'oof_acc_expert', 'd_oof_ci', 'test_applied', 'test_acc', 'test_acc_expert', 'd_test_ci'] if c in show]
         cap = (f"{latex_escape(task)}: pair experts. A binary model of classes a and b (task {latex_escape(task + '.<a>v<b>')}) re-splits $p_a + p_b$ of the rows whose "
                f"top-2 classes are that pair and whose margin is below the threshold, chosen by accuracy by nested CV on OOF (OOF columns) and on "
-               f"all OOF rows (test columns, threshold shown). $\\Delta$ in accuracy points.")
+               f"all OOF rows (test columns, threshold shown). $\\Delta$ in accuracy points, with its paired bootstrap 95\\% interval (both stages on the same resampled rows); * marks an interval that excludes 0.")
         paths['experts'] = save_table(booktabs_table(show, cap, f'tab:{task}_experts', cols, headers=ROUTE_HEADERS), out/'tables'/'experts.tex')
         et.to_csv(paths['experts'].with_suffix('.csv')); paths['experts_csv'] = paths['experts'].with_suffix('.csv')
     return paths

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import numpy as np, pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
-import json, math, time
+import json, math, time, warnings
 from pathlib import Path
 from tqdm.auto import tqdm
 from torch.utils.data import Dataset, DataLoader
@@ -14,14 +14,15 @@ from .config import Recipe, atomic_write, write_csv
 from .data import FMNIST_DIR, read_idx, register_task, TaskData, get_task
 from .models import OFFLINE_WEIGHTS
 from .train import make_optimizer, make_scheduler, norm_stats
+from .calibrate import resample_counts
 from .report import escaped, save_figure, save_table
 from .store import complete_runs, read_metrics, read_oof, read_params
 
 # %% auto #0
-__all__ = ['SEG_CLASSES', 'SEG_VIEWS', 'SEG_TTAS', 'SEG_ARCHS', 'fmnist_mosaics', 'seg_class_weights', 'focal_loss', 'dice_loss',
-           'seg_loss', 'seg_tta', 'seg_confusion', 'seg_metrics', 'seg_model', 'fmnist_seg', 'seg_csv', 'SegDataset',
-           'seg_loader', 'predict_masks', 'fit_segmenter', 'image_scores', 'seg_runs', 'seg_table', 'seg_panels',
-           'seg_table_tex', 'write_seg_assets']
+__all__ = ['SEG_CLASSES', 'SEG_VIEWS', 'SEG_TTAS', 'SEG_ARCHS', 'SEG_HEADERS', 'fmnist_mosaics', 'seg_class_weights',
+           'focal_loss', 'dice_loss', 'seg_loss', 'seg_tta', 'seg_confusion', 'seg_metrics', 'seg_model', 'fmnist_seg',
+           'seg_csv', 'SegDataset', 'seg_loader', 'predict_masks', 'fit_segmenter', 'image_scores', 'image_confusions',
+           'iou_ci', 'seg_runs', 'seg_table', 'seg_panels', 'seg_table_tex', 'seg_class_tex', 'write_seg_assets']
 
 # %% ../../nbs/16_segment.ipynb #9116b9fc
 SEG_CLASSES = ['background', 'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
@@ -218,24 +219,65 @@ def image_scores(pred:np.ndarray, truth:np.ndarray, num_classes:int) -> pd.DataF
     rows = [{k: v for k, v in seg_metrics(seg_confusion(p, t, num_classes)).items() if k in ('miou', 'mdice', 'pixel_acc')} for p, t in zip(pred, truth)]
     return pd.DataFrame(rows)
 
+# %% ../../nbs/16_segment.ipynb #e87de240
+def image_confusions(pred, truth, num_classes:int) -> np.ndarray:
+    "(N, C, C) pixel confusion matrix of each image (rows: truth, columns: prediction) of integer masks (N, H, W)."
+    p, t = np.asarray(pred).astype(np.int64), np.asarray(truth).astype(np.int64); n, c2 = len(p), num_classes ** 2
+    idx = (np.arange(n)[:, None] * c2 + (t * num_classes + p).reshape(n, -1)).ravel()
+    return np.bincount(idx, minlength=n * c2).reshape(n, num_classes, num_classes)
+
+def _ious(conf):
+    "IoU per class of (..., C, C) confusion matrices; NaN where a class has no pixel in truth or prediction."
+    tp = np.diagonal(conf, axis1=-2, axis2=-1).astype(float); u = conf.sum(-1) + conf.sum(-2) - tp
+    with np.errstate(invalid='ignore', divide='ignore'): return np.where(u > 0, tp / u, np.nan)
+
+def iou_ci(confs:np.ndarray, # (N, C, C) per-image confusions (`image_confusions`)
+           n_boot:int=1000, seed:int=0, level:float=0.95, # resamples, their seed, coverage
+          ) -> dict:
+    "Pooled mIoU and IoU per class with percentile bootstrap intervals over images: miou, miou_lo, miou_hi, iou, iou_lo, iou_hi."
+    n, c = len(confs), confs.shape[-1]; flat = confs.reshape(n, -1).astype(float)
+    iou = _ious(confs.sum(0)); q = [50 * (1 - level), 50 * (1 + level)]
+    boot = np.concatenate([_ious((W @ flat).reshape(-1, c, c)) for W in resample_counts(n, n_boot, seed)])
+    with warnings.catch_warnings():   # resamples where a class is absent: NaN, left out of the means
+        warnings.simplefilter('ignore', RuntimeWarning)
+        m = np.nanmean(boot, 1); lo, hi = np.nanpercentile(boot, q, 0)
+    return dict(miou=float(np.nanmean(iou)), miou_lo=float(np.percentile(m, q[0])), miou_hi=float(np.percentile(m, q[1])), iou=iou, iou_lo=lo, iou_hi=hi)
+
 # %% ../../nbs/16_segment.ipynb #8a887bda
 def seg_runs(study_dir) -> pd.DataFrame:
     "Complete fold runs of segmentation tasks in `study_dir`: task, backbone, recipe, fold, path."
     runs = complete_runs(study_dir)
     return runs[[(Path(p)/'oof_confusion.npy').exists() for p in runs.path]].reset_index(drop=True)
 
-def seg_table(runs:pd.DataFrame, classes:list) -> tuple:
-    "Per model: OOF and test mIoU / mean Dice / pixel accuracy (mean ± std over fold runs); and per-class IoU of the pooled OOF confusion."
+def _split_confusions(g, td, name, split):
+    "(N, C, C) per-image confusions of the `name` masks (oof/test) of fold runs `g`: OOF images concatenated, test ones summed over fold models."
+    src, C, out = getattr(td, split).set_index('id').src, len(td.classes), {}
+    for p in g.path:
+        f = Path(p)/f'{name}_masks.npz'
+        if not f.exists(): continue
+        m = np.load(f); c = image_confusions(m['pred'], td.arrays[f'{split}_mask'][src[m['ids']].to_numpy()], C)
+        for i, x in zip(m['ids'], c): out[i] = out[i] + x if i in out else x
+    return np.stack([out[i] for i in sorted(out)]) if out else None
+
+def seg_table(runs:pd.DataFrame, # `seg_runs` output
+              td:TaskData, # the task (truth masks)
+              n_boot:int=1000, # bootstrap resamples over images
+             ) -> tuple:
+    "Per model: pooled OOF/test mIoU with 95% CI over images, mIoU / mean Dice / pixel accuracy per fold (mean ± std); and per-class OOF IoU with its CI."
     rows, per_class = [], {}
     for (bb, rec), g in runs.groupby(['backbone', 'recipe'], sort=False):
         ms = [read_metrics(p) for p in g.path]; row = dict(model=f'{bb}/{rec}', folds=len(g))
+        for split, name in (('train', 'oof'), ('test', 'test')):
+            c = _split_confusions(g, td, name, split)
+            if c is None: continue
+            ci = iou_ci(c, n_boot); row |= {f'{name}_miou': ci['miou'], f'{name}_miou_lo': ci['miou_lo'], f'{name}_miou_hi': ci['miou_hi']}
+            if name == 'oof': per_class |= {f'{bb}/{rec}{s}': ci[f'iou{s}'] for s in ('', '_lo', '_hi')}
         for split in ('valid', 'test'):
             for k in ('miou', 'mdice', 'pixel_acc'):
                 v = [m[split][k] for m in ms if split in m]
                 if v: row[f"{'oof' if split == 'valid' else 'test'}_{k}_mean"], row[f"{'oof' if split == 'valid' else 'test'}_{k}_std"] = float(np.mean(v)), float(np.std(v))
         rows.append(row)
-        per_class[f'{bb}/{rec}'] = seg_metrics(sum(np.load(Path(p)/'oof_confusion.npy') for p in g.path), classes)['iou']
-    return pd.DataFrame(rows), pd.DataFrame(per_class).rename_axis('class')
+    return pd.DataFrame(rows), pd.DataFrame(per_class, index=pd.Index(td.classes, name='class'))
 
 def seg_panels(runs:pd.DataFrame, td:TaskData, n:int=4):
     "Best and worst `n` OOF images by their own mIoU over all runs of one model: image, truth and prediction."
@@ -253,20 +295,46 @@ def seg_panels(runs:pd.DataFrame, td:TaskData, n:int=4):
     for a, t in zip(axes[:, 0], ['image', 'truth', 'prediction']): a.set_ylabel(t, fontsize=8)
     fig.tight_layout(); return fig
 
-def seg_table_tex(table:pd.DataFrame, # `seg_table`'s first output (also `tables/segmentation.csv`)
-                 ) -> str:
-    "The LaTeX table of `table`: every label through `latex_escape`, 4 decimals."
-    return escaped(table).to_latex(index=False, float_format='%.4f', caption='Segmentation: OOF and test mIoU, mean Dice and pixel accuracy (mean and std over fold models).', label='tab:segmentation')
+SEG_HEADERS = dict(model='model', folds='folds', oof_miou='OOF mIoU [95% CI]', oof_mdice='OOF mDice', oof_pixel_acc='OOF pixel acc',
+                   test_miou='test mIoU [95% CI]', test_mdice='test mDice', test_pixel_acc='test pixel acc')   # the LaTeX table's columns
 
-def write_seg_assets(study_dir, out_dir, n:int=4) -> dict:
+def _ci_text(v, lo, hi): return '--' if pd.isna(v) else f'{v:.4f} [{lo:.4f}, {hi:.4f}]'
+def _ms_text(m, s): return '--' if pd.isna(m) else f'{m:.4f} ± {s:.4f}'
+
+def seg_table_tex(table:pd.DataFrame, # `seg_table`'s first output (also `tables/segmentation.csv`)
+                  n_boot:int=1000, # resamples the intervals were made with (for the caption)
+                 ) -> str:
+    "The LaTeX table of `table` (`SEG_HEADERS` columns): pooled mIoU with its 95% CI, mean Dice and pixel accuracy as mean ± std over folds."
+    t = table.copy()
+    for m in ('oof_miou', 'test_miou'):
+        if m in t: t[m] = [_ci_text(*v) for v in t[[m, f'{m}_lo', f'{m}_hi']].to_numpy()]
+    for m in ('oof_mdice', 'oof_pixel_acc', 'test_mdice', 'test_pixel_acc'):
+        if f'{m}_mean' in t: t[m] = [_ms_text(a, b) for a, b in zip(t[f'{m}_mean'], t[f'{m}_std'])]
+    show = t[[c for c in SEG_HEADERS if c in t]].rename(columns=SEG_HEADERS)
+    return escaped(show).to_latex(index=False, na_rep='--', label='tab:segmentation', caption=(
+        'Segmentation: mIoU of the pixel confusion pooled over the images (OOF: each image predicted by the fold model that did not train on it; '
+        f'test: the fold models pooled) with its percentile bootstrap 95\\% interval over images ({n_boot} resamples); mean Dice and pixel accuracy: '
+        'mean $\\pm$ std over fold models.'))
+
+def seg_class_tex(per_class:pd.DataFrame, # `seg_table`'s second output
+                  n_boot:int=1000, # resamples the intervals were made with (for the caption)
+                 ) -> str:
+    "The LaTeX table of per-class OOF IoU, one column per model, each cell `IoU [lo, hi]`."
+    models = [c for c in per_class if f'{c}_lo' in per_class]
+    show = pd.DataFrame({m: [_ci_text(*v) for v in per_class[[m, f'{m}_lo', f'{m}_hi']].to_numpy()] for m in models}, index=per_class.index).reset_index()
+    return escaped(show).to_latex(index=False, label='tab:segmentation_per_class', caption=(
+        f'Segmentation: OOF IoU of each class from the pooled pixel confusion, with its percentile bootstrap 95\\% interval over images ({n_boot} resamples).'))
+
+def write_seg_assets(study_dir, out_dir, n:int=4, n_boot:int=1000) -> dict:
     "Write the segmentation table (LaTeX + CSV), per-class IoU and best/worst panels of the best model for `study_dir`."
     import matplotlib.pyplot as plt
     runs = seg_runs(study_dir)
     if runs.empty: raise ValueError(f'{study_dir}: no complete segmentation runs')
     p = read_params(runs.path.iloc[0]); td = get_task(p['task'], **p.get('task_args', {}))
-    table, per_class = seg_table(runs, td.classes); out = Path(out_dir); paths = {}
+    table, per_class = seg_table(runs, td, n_boot); out = Path(out_dir); paths = {}
     paths['csv'] = write_csv(table, out/'tables'/'segmentation.csv'); paths['per_class'] = write_csv(per_class.reset_index(), out/'tables'/'segmentation_per_class.csv')
-    paths['tex'] = save_table(seg_table_tex(table), out/'tables'/'segmentation.tex')
-    best = table.sort_values('oof_miou_mean').model.iloc[-1]; bb, rec = best.split('/', 1)
+    paths['tex'] = save_table(seg_table_tex(table, n_boot), out/'tables'/'segmentation.tex')
+    paths['per_class_tex'] = save_table(seg_class_tex(per_class, n_boot), out/'tables'/'segmentation_per_class.tex')
+    best = table.sort_values('oof_miou').model.iloc[-1]; bb, rec = best.split('/', 1)
     fig = seg_panels(runs[(runs.backbone == bb) & (runs.recipe == rec)], td, n); paths['panels'] = save_figure(fig, out/'figures'/'seg_best_worst'); plt.close(fig)
     return paths
