@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from .calibrate import ci_delta_cell, paired_points, signed_points
 from .ensemble import aligned_probs, fold_scores, logit_cols, one_task, summary_scores
 from .losses import classification_metrics, softmax
-from .report import booktabs_table, latex_escape, save_figure, save_table
+from .report import booktabs_table, latex_escape, save_table
+from .style import FONT, MAX_HEIGHT, legend_cols, line_style, new_figure, save_figure, style_axes
 from .store import complete_runs, model_names, oof_table, test_table, robust_table, read_params, read_metrics
 
 # %% ../../nbs/09a_ablation.ipynb #df70a069
@@ -69,15 +70,16 @@ def recall_figure(recall:pd.DataFrame, # rows = models, columns = classes: recal
                   counts, # training images per class (same order as the columns)
                   title:str='', # axes title
                  ) -> Figure:
-    "Per-class recall of each model, classes from most to least frequent in training (x labels show the counts)."
-    order = np.argsort(-np.asarray(counts), kind='stable'); fig = Figure(figsize=(8.5, 4), layout='constrained'); ax = fig.add_subplot()
-    styles = [(m, ls) for ls in ('-', '--', ':', '-.') for m in 'os^vDx+*<>']
-    for (name, row), (mk, ls) in zip(recall.iterrows(), styles):
-        ax.plot(range(len(order)), row.to_numpy()[order], marker=mk, linestyle=ls, linewidth=1, markersize=4, label=str(name))
-    ax.set(xticks=range(len(order)), xticklabels=[f'{recall.columns[i]}\n({counts[i]})' for i in order], ylim=(0, 1.02),
-           xlabel='class (training images), most to least frequent', ylabel='recall', title=title)
-    for t in ax.get_xticklabels(): t.set(rotation=45, ha='right', rotation_mode='anchor', fontsize=7)
-    ax.grid(alpha=0.3); ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1)); return fig
+    "Per-class recall of each model (two columns wide), classes from most to least frequent in training (x labels show the counts)."
+    order = np.argsort(-np.asarray(counts), kind='stable'); names = [str(n) for n in recall.index]; ncols = legend_cols(names)
+    fig = new_figure('double', min(MAX_HEIGHT, 3.0 + 0.16 * -(-len(names) // ncols))); ax = fig.add_subplot()
+    for i, (name, row) in enumerate(zip(names, recall.to_numpy())):
+        ax.plot(range(len(order)), row[order], linewidth=1, markersize=4, label=name, **line_style(i))
+    ax.set(xticks=range(len(order)), xticklabels=[f'{recall.columns[i]}\n({counts[i]})' for i in order], ylim=(0, 1.02))
+    style_axes(ax, 'class (training images), most to least frequent', 'recall', title)
+    if max(len(str(c)) for c in recall.columns) > 3:
+        for t in ax.get_xticklabels(): t.set(rotation=45, ha='right', rotation_mode='anchor')
+    fig.legend(loc='outside lower center', ncols=ncols, fontsize=FONT['legend'], frameon=False); return fig
 
 def write_longtail_assets(lt:dict, # `longtail_summary` output
                           out_dir, # paper folder: gets tables/longtail.{tex,csv} and figures/per_class_recall.{png,pdf}
@@ -163,22 +165,23 @@ def ablation_figure(tab:pd.DataFrame, # `robust_summary` table: rows = recipes (
                     base:str=None, # the reference recipe: its row label in bold, its accuracies as reference lines
                     title:str='', # axes title
                    ) -> Figure:
-    "Dot plot per row: clean OOF acc (filled circles) above robust OOF acc (open squares), fold-std error bars; `base` marked."
-    n = len(tab); y = np.arange(n)[::-1]; fig = Figure(figsize=(6.5, 1.6 + 0.4*n), layout='constrained'); ax = fig.add_subplot()
+    "Dot plot per row (one column wide): clean OOF acc (filled circles) above robust OOF acc (open squares), fold-std error bars; `base` marked."
+    n = len(tab); y = np.arange(n)[::-1]; fig = new_figure('single', min(MAX_HEIGHT, 1.9 + 0.3*n)); ax = fig.add_subplot()
     clean, rob = tab.clean_acc_mean.to_numpy(float), tab.robust_acc_mean.to_numpy(float)
-    kw = dict(linestyle='none', capsize=3, markersize=6, zorder=3, mec='black')
+    kw = dict(linestyle='none', capsize=2, markersize=5, zorder=3, mec='black')
     h = [ax.errorbar(clean, y + 0.14, xerr=tab.clean_acc_std.fillna(0).to_numpy(), marker='o', color='black', mfc='black', label='clean OOF acc', **kw),
          ax.errorbar(rob, y - 0.14, xerr=tab.robust_acc_std.fillna(0).to_numpy(), marker='s', color='0.45', mfc='white',
-                     label='robust OOF acc (mean over corruptions)', **kw)]
+                     label='robust OOF acc (corruption mean)', **kw)]
     isb = [_is_base(i, base) for i in tab.index]
     if sum(isb) == 1:
         b = isb.index(True)
         h.append(ax.axvline(clean[b], color='black', linestyle='--', linewidth=0.8, zorder=0, label=f'{base}: clean'))
         if not np.isnan(rob[b]): h.append(ax.axvline(rob[b], color='0.45', linestyle=':', linewidth=1, zorder=0, label=f'{base}: robust'))
-    ax.set(yticks=y, yticklabels=[str(i) for i in tab.index], ylim=(-0.6, n - 0.4), xlabel='accuracy (out-of-fold, mean ± std over folds)',
-           ylabel=tab.index.name or 'model', title=title)
+    ax.set(yticks=y, yticklabels=[str(i) for i in tab.index], ylim=(-0.6, n - 0.4))
+    style_axes(ax, 'OOF accuracy (mean ± std over folds)', tab.index.name or 'model', title, grid='x')
     for t, b in zip(ax.get_yticklabels(), isb): t.set_fontweight('bold' if b else 'normal')
-    ax.grid(axis='x', alpha=0.3); fig.legend(handles=h, loc='outside lower center', ncols=2, fontsize=7, frameon=False); return fig
+    fig.legend(handles=h, loc='outside lower center', ncols=2, fontsize=FONT['legend'], frameon=False, columnspacing=1, handletextpad=0.4)
+    return fig
 
 # %% ../../nbs/09a_ablation.ipynb #732c3feb
 def _signed(v, digits=2): return '--' if pd.isna(v) else f'${round(v, digits) + 0.0:+.{digits}f}$'   # signed, in math mode

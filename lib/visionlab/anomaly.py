@@ -15,7 +15,8 @@ from .train import make_loader, FitResult, state_copy, norm_stats
 from .models import create_backbone, check_backbone
 from .foundation import register_method, MethodRun, MethodContext
 from .calibrate import auc_ci
-from .report import escaped, save_figure, save_table
+from .report import escaped, save_table
+from .style import FONT, line_style, new_panels, save_figure, style_axes
 from .store import run_index, read_params, read_oof, read_test
 
 # %% auto #0
@@ -307,18 +308,18 @@ def anomaly_table(scores:pd.DataFrame, by:str='', n_boot:int=1000) -> pd.DataFra
     return pd.DataFrame(rows)
 
 def roc_figure(scores:pd.DataFrame, split:str='test'):
-    "ROC curves of every detector on `split`, one panel per defect kind (each against all nominal rows)."
-    import matplotlib.pyplot as plt
+    "ROC curves of every detector on `split`, one panel per defect kind (each against all nominal rows) and one for all, in rows of 3."
     from sklearn.metrics import roc_curve, roc_auc_score
     s = scores[scores.split == split]; kinds = sorted(k for k in s.defect.unique() if k != 'nominal') + ['all']
-    fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds), 3.2), sharey=True)
-    for ax, k in zip(np.atleast_1d(axes), kinds):
-        for det, g in s.groupby('detector', sort=False):
-            g = g if k == 'all' else g[(g.defect == k) | (g.label == 0)]
-            f, t, _ = roc_curve(g.label, g.score); ax.plot(f, t, label=f'{det} ({roc_auc_score(g.label, g.score):.3f})')
-        ax.plot([0, 1], [0, 1], ':', color='grey'); ax.set_title(f'{k} defects ({split})'); ax.set_xlabel('false positive rate')
-        ax.legend(fontsize=6, loc='lower right')
-    np.atleast_1d(axes)[0].set_ylabel('true positive rate'); fig.tight_layout()
+    fig, axes = new_panels(len(kinds), 'single' if len(kinds) == 1 else 'double', panel_height=2.5, extra=0.1, sharey=True)
+    for ax, k in zip(axes, kinds):
+        for i, (det, g) in enumerate(s.groupby('detector', sort=False)):
+            g = g if k == 'all' else g[(g.defect == k) | (g.label == 0)]; st = line_style(i)
+            f, t, _ = roc_curve(g.label, g.score)
+            ax.plot(f, t, color=st['color'], linestyle=st['linestyle'], linewidth=1, label=f'{det} (AUC {roc_auc_score(g.label, g.score):.3f})')
+        ax.plot([0, 1], [0, 1], ':', color='0.5', linewidth=0.8); ax.set(xlim=(0, 1), ylim=(0, 1.01))
+        style_axes(ax, 'false positive rate', 'true positive rate' if ax.get_subplotspec().is_first_col() else '', f'{k} defects ({split})')
+        ax.legend(fontsize=FONT['legend'], loc='lower right', frameon=False, handlelength=1.5)
     return fig
 
 ANOMALY_HEADERS = dict(detector='detector', defects='defects', oof_roc_auc='OOF ROC-AUC [95% CI]', oof_pr_auc='OOF PR-AUC', test_roc_auc='test ROC-AUC [95% CI]',

@@ -277,7 +277,8 @@ def group_holdout_table(labels, # int (N,) OOF labels
 # %% ../../nbs/09_calibrate.ipynb #54350953
 from pathlib import Path
 from matplotlib.figure import Figure
-from .report import booktabs_table, latex_escape, save_figure, save_table
+from .report import booktabs_table, latex_escape, save_table
+from .style import FONT, MAX_HEIGHT, new_figure, panel_grid, save_figure, style_axes
 
 def has_test_labels(summary:dict) -> bool:
     "Whether a `study_summary` output has a test split with at least one known label."
@@ -297,17 +298,22 @@ def reliability_figure(labels, # int (N,) true classes
                        n_bins:int=15, # equal-width confidence bins
                        title:str='', # figure title
                       ) -> Figure:
-    "Reliability diagram per model: accuracy vs confidence per bin before (●) and after (□) temperature scaling, diagonal, bin counts below."
-    after = after or {}; fig = Figure(figsize=(0.5 + 3.2 * len(before), 5.2), layout='constrained')
-    axs = fig.subplots(2, len(before), squeeze=False, sharex=True, height_ratios=[3, 1])
+    "Reliability diagram per model (rows of 3): accuracy vs confidence per bin before (●) and after (□) temperature scaling, bin counts below."
+    after = after or {}; rows, cols = panel_grid(len(before))
+    fig = new_figure('single' if len(before) == 1 else 'double', min(MAX_HEIGHT, 2.9 * rows + 0.6))
+    axs = fig.subplots(2 * rows, cols, squeeze=False, height_ratios=[3, 1] * rows)
     for j, (name, p) in enumerate(before.items()):
-        axs[0, j].plot([0, 1], [0, 1], ':', color='0.4', linewidth=1, label='perfect calibration')
-        e = [_reliability_panel(axs[0, j], axs[1, j], labels, p, ('before temperature scaling', 'o', '-', 'black', -0.2), n_bins)]
-        if name in after: e.append(_reliability_panel(axs[0, j], axs[1, j], labels, after[name], ('after temperature scaling', 's', '--', 'white', 0.2), n_bins))
-        axs[0, j].set(xlim=(0, 1), ylim=(0, 1.01), title=f"{name}\nECE {' → '.join(f'{v:.3f}' for v in e)}", ylabel='accuracy' if j == 0 else '')
-        axs[1, j].set(yscale='log', xlabel='confidence (top-class probability)', ylabel='rows' if j == 0 else ''); axs[0, j].grid(alpha=0.3)
-    fig.legend(handles=axs[0, 0].lines, loc='outside lower center', ncols=3, fontsize=7, frameon=False)
-    if title: fig.suptitle(title)
+        ax, axh = axs[2 * (j // cols), j % cols], axs[2 * (j // cols) + 1, j % cols]; axh.sharex(ax)
+        ax.plot([0, 1], [0, 1], ':', color='0.4', linewidth=1, label='perfect calibration')
+        e = [_reliability_panel(ax, axh, labels, p, ('before temperature scaling', 'o', '-', 'black', -0.2), n_bins)]
+        if name in after: e.append(_reliability_panel(ax, axh, labels, after[name], ('after temperature scaling', 's', '--', 'white', 0.2), n_bins))
+        style_axes(ax, '', 'accuracy' if j % cols == 0 else '')
+        ax.set_title(f"{name}\nECE {' → '.join(f'{v:.3f}' for v in e)}", fontsize=FONT['label'])
+        ax.set(xlim=(0, 1), ylim=(0, 1.01)); ax.tick_params(labelbottom=False)
+        style_axes(axh, 'confidence (top-class probability)', 'rows' if j % cols == 0 else '', grid=None); axh.set_yscale('log')
+    for j in range(len(before), rows * cols): axs[2 * (j // cols), j % cols].remove(); axs[2 * (j // cols) + 1, j % cols].remove()
+    fig.legend(handles=axs[0, 0].lines, loc='outside lower center', ncols=3, fontsize=FONT['legend'], frameon=False)
+    if title: fig.suptitle(title, fontsize=FONT['title'])
     return fig
 
 # %% ../../nbs/09_calibrate.ipynb #fee4bbc8

@@ -13,10 +13,13 @@ from .data import get_task
 from .train import make_loader, load_checkpoint, norm_stats
 from .losses import softmax
 from .store import complete_runs, model_names, read_params, read_oof, run_file
-from .report import FONT, save_figure
+import matplotlib as mpl
+from matplotlib.cm import ScalarMappable
+from matplotlib.figure import Figure
+from .style import DOUBLE, FONT, MAP_CMAP, MAX_HEIGHT, colorbar, new_figure, save_figure
 
 # %% auto #0
-__all__ = ['CAM_CMAP', 'cam_layer', 'gradcam', 'gradcam_rows', 'gradcam_figure', 'write_gradcam_assets']
+__all__ = ['cam_layer', 'gradcam', 'gradcam_rows', 'gradcam_figure', 'write_gradcam_assets']
 
 # %% ../../nbs/15_explain.ipynb #2d944d30
 def cam_layer(model:nn.Module, in_chans:int, size:int) -> tuple:
@@ -62,24 +65,18 @@ def _display(x:torch.Tensor, mean, std) -> np.ndarray:
     im = (x.permute(0, 2, 3, 1).numpy() * np.array(std) + np.array(mean)).clip(0, 1)
     return np.repeat(im, 3, axis=3) if im.shape[3] == 1 else im
 
-CAM_CMAP = 'inferno'   # perceptually uniform and readable in grayscale (jet, the usual Grad-CAM map, is neither)
-
-def gradcam_figure(images:np.ndarray, cams:np.ndarray, titles:list, cols:int=6):
-    "A double-column (7.16 in) grid of images (N,H,W,3 in [0, 1]) with their Grad-CAM maps overlaid in `CAM_CMAP`, one title per panel, and a colour bar."
-    import matplotlib.pyplot as plt
-    from matplotlib.cm import ScalarMappable
-    rows, cmap = int(np.ceil(len(images) / cols)), plt.get_cmap(CAM_CMAP)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.16, 1.45 * rows + 0.5), squeeze=False, layout='constrained')
+def gradcam_figure(images:np.ndarray, cams:np.ndarray, titles:list, cols:int=6) -> Figure:
+    "Images (N,H,W,3 in [0, 1]) with their Grad-CAM maps in `MAP_CMAP`, two columns wide: a title each, rows of `cols` (more past 5 rows), a colour bar."
+    cols = max(cols, int(np.ceil(len(images) / 5))); rows, cmap = int(np.ceil(len(images) / cols)), mpl.colormaps[MAP_CMAP]
+    fig = new_figure('double', min(MAX_HEIGHT, rows * (DOUBLE / cols + 0.3) + 0.2)); axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat: ax.axis('off')
     for ax, im, c, t in zip(axes.flat, images, cams, titles):
-        ax.imshow(0.6 * im + 0.4 * cmap(c)[..., :3]); ax.set_title(t, fontsize=FONT['tick'])
-    cb = fig.colorbar(ScalarMappable(cmap=cmap), ax=axes, shrink=0.5, pad=0.01)
-    cb.set_label('Grad-CAM (relative)', fontsize=FONT['label']); cb.ax.tick_params(labelsize=FONT['tick'])
+        ax.imshow(0.6 * im + 0.4 * cmap(c)[..., :3]); ax.set_title(t, fontsize=FONT['note'])
+    colorbar(fig, ScalarMappable(cmap=cmap), list(axes.flat), 'Grad-CAM (relative)')
     return fig
 
 def write_gradcam_assets(study_dir, task:str, model:str, out_dir, n_errors:int=8, n_per_class:int=2, seed:int=0) -> dict:
     "Grad-CAM panels of `model` (a name of the paper's summary: `backbone` or `backbone/recipe`) of `task` from its fold checkpoints: `figures/gradcam.{png,pdf}`."
-    import matplotlib.pyplot as plt
     runs = complete_runs(study_dir); runs = runs[runs.task == task]
     folds = [Path(p) for p in runs[(model_names(runs) == model).to_numpy()].path] if len(runs) else []
     if not folds: raise FileNotFoundError(f'{study_dir}: no complete fold runs of model {model!r} of task {task!r}')
@@ -96,5 +93,5 @@ def write_gradcam_assets(study_dir, task:str, model:str, out_dir, n_errors:int=8
         cams.append(gradcam(net, x, g.pred.to_numpy())); ims.append(_display(x, mean, std))
         titles += [f"{'ERR ' if r.kind == 'error' else ''}{str(r.id)[-14:]}\n{td.classes[r.label]} -> {td.classes[r.pred]} ({r.prob:.2f})" for r in g.itertuples()]
     fig = gradcam_figure(np.concatenate(ims), np.concatenate(cams), titles)
-    png, pdf = save_figure(fig, Path(out_dir)/'figures'/'gradcam'); plt.close(fig)
+    png, pdf = save_figure(fig, Path(out_dir)/'figures'/'gradcam')
     return dict(png=png, pdf=pdf, rows=len(rows))

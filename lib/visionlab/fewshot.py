@@ -12,7 +12,8 @@ import numpy as np, pandas as pd
 from matplotlib.figure import Figure
 from .config import atomic_write
 from .losses import softmax
-from .report import FONT, fmt_mean_std, line_style, save_paper_figure, save_table, style_axes
+from .report import fmt_mean_std, save_table
+from .style import FONT, legend_cols, line_style, new_panels, save_paper_figure, style_axes
 from .store import run_index, read_params, read_oof, read_test
 
 # %% ../../nbs/13a_fewshot.ipynb #15d2485d
@@ -66,32 +67,42 @@ def fewshot_table(chosen:pd.DataFrame) -> pd.DataFrame:
     return t.sort_values(['kind', 'order', 'shots'], ignore_index=True).drop(columns='order')
 
 # %% ../../nbs/13a_fewshot.ipynb #c159213f
+def _kind_panels(table, draw, labels):
+    "One panel per task kind (rows of 3; one column for one kind, else two), `draw(ax, rows of the kind)` in each, one legend of `labels` below."
+    kinds = list(dict.fromkeys(table.kind)); width = 'single' if len(kinds) == 1 else 'double'
+    fig, axes = new_panels(len(kinds), width, panel_height=2.3, extra=0.3 + 0.16 * -(-len(labels) // legend_cols(labels, width)))
+    for ax, kind in zip(axes, kinds): draw(ax, table[table.kind == kind]); ax.set_title(kind or 'task', fontsize=FONT['title'])
+    h = {l: a for ax in axes for a, l in zip(*ax.get_legend_handles_labels())}   # each series once: its style is the same in every panel
+    fig.legend([h[l] for l in labels if l in h], [l for l in labels if l in h], loc='outside lower center', ncols=legend_cols(labels, width),
+               fontsize=FONT['legend'], frameon=False)
+    return fig
+
+def _methods(t): return [m for m in METHOD_ORDER if m in set(t.method)] + sorted(set(t.method) - set(METHOD_ORDER))
+
 def fewshot_figure(table:pd.DataFrame, # `fewshot_table` output
                    metric:str='acc', # 'acc' or 'auc'
                   ) -> Figure:
     "Test `metric` against labelled shots per class (log axis), one line per method (mean ± std over draws), one panel per task kind."
-    kinds = list(dict.fromkeys(table.kind)); fig = Figure(figsize=(3.3 * len(kinds), 2.6), constrained_layout=True)
-    for ax, kind in zip(np.atleast_1d(fig.subplots(1, len(kinds))), kinds):
-        t = table[table.kind == kind]
-        for i, (m, g) in enumerate(sorted(t.groupby('method'), key=lambda x: METHOD_ORDER.index(x[0]) if x[0] in METHOD_ORDER else 99)):
-            ax.errorbar(g.shots, g[f'{metric}_mean'], yerr=g[f'{metric}_std'].fillna(0), capsize=2, ms=4, lw=1, label=m, **line_style(i))
+    methods = _methods(table)   # a method keeps its style in every panel
+    def draw(ax, t):
+        for m, g in t.groupby('method'):
+            ax.errorbar(g.shots, g[f'{metric}_mean'], yerr=g[f'{metric}_std'].fillna(0), capsize=2, ms=4, lw=1, label=m, **line_style(methods.index(m)))
         ax.set_xscale('log'); ax.minorticks_off(); ax.set_xticks(sorted(t.shots.unique())); ax.set_xticklabels(sorted(t.shots.unique()))
-        style_axes(ax, 'labelled images per class', f'test {"accuracy" if metric == "acc" else "ROC-AUC"}', kind or 'task')
-        ax.legend(fontsize=FONT['legend'], frameon=False)
-    return fig
+        style_axes(ax, 'labelled images per class', f'test {"accuracy" if metric == "acc" else "ROC-AUC"}')
+    return _kind_panels(table, draw, methods)
 
 def fewshot_progression_figure(table:pd.DataFrame, metric:str='acc') -> Figure:
     "Test `metric` per method in `METHOD_ORDER` (zero-shot → probes → LoRA → full fine-tune), one line per shot count, one panel per kind."
-    kinds = list(dict.fromkeys(table.kind)); fig = Figure(figsize=(3.3 * len(kinds), 2.6), constrained_layout=True)
-    for ax, kind in zip(np.atleast_1d(fig.subplots(1, len(kinds))), kinds):
-        t = table[table.kind == kind]; ms = [m for m in METHOD_ORDER if m in set(t.method)] + sorted(set(t.method) - set(METHOD_ORDER))
-        for i, (s, g) in enumerate(t.groupby('shots')):
-            g = g.set_index('method').reindex(ms)
-            ax.errorbar(np.arange(len(ms)), g[f'{metric}_mean'], yerr=g[f'{metric}_std'].fillna(0), capsize=2, ms=4, lw=1, label=f'{s} shots', **line_style(i))
-        ax.set_xticks(np.arange(len(ms))); ax.set_xticklabels([m.replace('_', ' ') for m in ms], rotation=20, ha='right')
-        style_axes(ax, '', f'test {"accuracy" if metric == "acc" else "ROC-AUC"}', kind or 'task')
-        ax.legend(fontsize=FONT['legend'], frameon=False)
-    return fig
+    shots = sorted(table.shots.unique()); k = len(shots)   # a shot count keeps its style (and its small shift) in every panel
+    def draw(ax, t):
+        ms = _methods(t)
+        for s, g in t.groupby('shots'):   # each shot count shifted a little, so that error bars do not hide each other
+            g = g.set_index('method').reindex(ms); i = shots.index(s)
+            ax.errorbar(np.arange(len(ms)) + 0.06 * (i - (k - 1) / 2), g[f'{metric}_mean'], yerr=g[f'{metric}_std'].fillna(0), capsize=2, ms=4, lw=1,
+                        label=f'{s} shots', **line_style(i))
+        ax.set_xticks(np.arange(len(ms))); ax.set_xticklabels([m.replace('_', ' ') for m in ms], rotation=30, ha='right', rotation_mode='anchor')
+        style_axes(ax, '', f'test {"accuracy" if metric == "acc" else "ROC-AUC"}')
+    return _kind_panels(table, draw, [f'{s} shots' for s in shots])
 
 # %% ../../nbs/13a_fewshot.ipynb #5e5c2f19
 def fewshot_tex(table:pd.DataFrame) -> str:

@@ -15,7 +15,9 @@ from .data import FMNIST_DIR, read_idx, register_task, TaskData, get_task
 from .models import OFFLINE_WEIGHTS
 from .train import make_optimizer, make_scheduler, norm_stats
 from .calibrate import resample_counts
-from .report import escaped, save_figure, save_table
+from matplotlib.figure import Figure
+from .report import escaped, save_table
+from .style import DOUBLE, FONT, MAX_HEIGHT, class_colors, class_image, class_legend, new_figure, save_figure
 from .store import complete_runs, read_metrics, read_oof, read_params
 
 # %% auto #0
@@ -279,21 +281,19 @@ def seg_table(runs:pd.DataFrame, # `seg_runs` output
         rows.append(row)
     return pd.DataFrame(rows), pd.DataFrame(per_class, index=pd.Index(td.classes, name='class'))
 
-def seg_panels(runs:pd.DataFrame, td:TaskData, n:int=4):
-    "Best and worst `n` OOF images by their own mIoU over all runs of one model: image, truth and prediction."
-    import matplotlib.pyplot as plt
+def seg_panels(runs:pd.DataFrame, td:TaskData, n:int=4) -> Figure:
+    "Best and worst `n` OOF images by their own mIoU over all runs of one model (two columns wide): image, truth, prediction, class legend."
     sc = pd.concat([read_oof(p).assign(path=str(p)) for p in runs.path], ignore_index=True).sort_values('miou')
     pick = pd.concat([sc.tail(n)[::-1].assign(which='best'), sc.head(n).assign(which='worst')])
-    src = td.train.set_index('id').src; cmap = plt.get_cmap('tab20', len(td.classes))
-    fig, axes = plt.subplots(3, len(pick), figsize=(1.6 * len(pick), 5.2), squeeze=False)
+    src = td.train.set_index('id').src; colors = class_colors(len(td.classes))
+    fig = new_figure('double', min(MAX_HEIGHT, 3 * (DOUBLE - 0.3) / len(pick) + 1.0)); axes = fig.subplots(3, len(pick), squeeze=False)
     for j, r in enumerate(pick.itertuples()):
         masks = np.load(Path(r.path)/'oof_masks.npz'); k = list(masks['ids']).index(r.id); i = src[r.id]
-        for a, (im, kw) in zip(axes[:, j], [(td.arrays['train'][i], dict(cmap='gray')), (td.arrays['train_mask'][i], dict(cmap=cmap, vmin=0, vmax=len(td.classes) - 1)),
-                                             (masks['pred'][k], dict(cmap=cmap, vmin=0, vmax=len(td.classes) - 1))]):
-            a.imshow(im, interpolation='nearest', **kw); a.set_xticks([]); a.set_yticks([])
-        axes[0, j].set_title(f'{r.which} {r.miou:.2f}', fontsize=7)
-    for a, t in zip(axes[:, 0], ['image', 'truth', 'prediction']): a.set_ylabel(t, fontsize=8)
-    fig.tight_layout(); return fig
+        for a, im in zip(axes[:, j], [td.arrays['train'][i], class_image(td.arrays['train_mask'][i], colors), class_image(masks['pred'][k], colors)]):
+            a.imshow(im, cmap='gray', interpolation='nearest'); a.set_xticks([]); a.set_yticks([])
+        axes[0, j].set_title(f'{r.which}\nmIoU {r.miou:.2f}', fontsize=FONT['note'])
+    for a, t in zip(axes[:, 0], ['image', 'truth', 'prediction']): a.set_ylabel(t, fontsize=FONT['label'])
+    class_legend(fig, td.classes, colors); return fig
 
 SEG_HEADERS = dict(model='model', folds='folds', oof_miou='OOF mIoU [95% CI]', oof_mdice='OOF mDice', oof_pixel_acc='OOF pixel acc',
                    test_miou='test mIoU [95% CI]', test_mdice='test mDice', test_pixel_acc='test pixel acc')   # the LaTeX table's columns
