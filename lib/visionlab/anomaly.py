@@ -77,9 +77,9 @@ class _Deep(Exception): "Raised by the hook of the deepest tapped layer to end t
 
 class PatchFeatures(nn.Module):
     "Patch descriptors of a timm backbone: features of `layers` (3x3 averaged), upsampled to the first layer's grid and concatenated."
-    def __init__(self, backbone:str, layers=(1, 2), in_chans:int=3, pretrained='imagenet'):
+    def __init__(self, backbone:str, layers=(1, 2), in_chans:int=3, pretrained='imagenet', img_size:int|None=None):
         super().__init__()
-        self.net = create_backbone(backbone, num_classes=0, in_chans=in_chans, pretrained=pretrained)
+        self.net = create_backbone(backbone, num_classes=0, in_chans=in_chans, pretrained=pretrained, img_size=img_size)
         self.net.eval(); self.layers = list(layers)
         self.taps = {}
         names = [i['module'] for i in getattr(self.net, 'feature_info', [])]
@@ -213,7 +213,7 @@ def fit_autoencoder(ctx:MethodContext) -> MethodRun:
 def fit_patchcore(ctx:MethodContext) -> MethodRun:
     "A memory bank of the training fold's nominal patch features (random subsample of `patch_bank`); return its standardised scorer."
     r, td, t0 = ctx.recipe, ctx.td, time.time(); nom = _nominal(ctx)
-    feats = PatchFeatures(ctx.backbone, r.patch_layers, td.channels, r.pretrained).eval()
+    feats = PatchFeatures(ctx.backbone, r.patch_layers, td.channels, r.pretrained, r.img_size).eval()
     dl = make_loader(td, 'train', nom, r, ctx.backbone, train=False)
     with torch.no_grad():
         P = torch.cat([feats(x).permute(0, 2, 3, 1).reshape(-1, feats(x[:1]).shape[1]) for x, _ in tqdm(dl, desc='patches', disable=not ctx.progress)])
@@ -234,7 +234,7 @@ def _untrained_run(ctx, score_fn, nom, t0, extra:dict) -> MethodRun:
 def fit_gaussian(ctx:MethodContext) -> MethodRun:
     "Gaussians on the pooled `patch_layers` features of the training fold's nominal images (Rippel et al. 2020); return its standardised scorer."
     r, td, t0 = ctx.recipe, ctx.td, time.time(); nom = _nominal(ctx)
-    feats = PatchFeatures(ctx.backbone, r.patch_layers, td.channels, r.pretrained).eval()
+    feats = PatchFeatures(ctx.backbone, r.patch_layers, td.channels, r.pretrained, r.img_size).eval()
     with torch.no_grad():
         pooled = [torch.cat(v).numpy() for v in zip(*[feats.pooled(x) for x, _ in tqdm(make_loader(td, 'train', nom, r, ctx.backbone, train=False), desc='pooled', disable=not ctx.progress)])]
     mus, precs, shrink = fit_gaussians(pooled)

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['COLOR_TRANSFORMS', 'SCAN_RESAMPLE', 'BATCH_AUGMENTS', 'register_augment', 'list_augments', 'crop_pad', 'aug_none',
-           'aug_light', 'aug_heavy', 'check_profile', 'check_group', 'AugPipeline', 'augment_pipeline', 'aug_no_color',
-           'aug_document', 'resize_array', 'pad_crop_flip', 'affine_theta', 'warp_affine', 'random_affine',
-           'random_erase', 'register_batch_augment', 'has_batch_path', 'batch_none', 'batch_light', 'batch_heavy',
-           'BatchAug', 'batch_augment', 'group_batchable', 'cutmix_box', 'mix_batch', 'mix_loss']
+           'aug_light', 'aug_heavy', 'check_profile', 'check_group', 'AugPipeline', 'resize_ops', 'augment_pipeline',
+           'aug_no_color', 'aug_document', 'resize_array', 'pad_crop_flip', 'affine_theta', 'warp_affine',
+           'random_affine', 'random_erase', 'register_batch_augment', 'has_batch_path', 'batch_none', 'batch_light',
+           'batch_heavy', 'BatchAug', 'batch_augment', 'group_batchable', 'cutmix_box', 'mix_batch', 'mix_loss']
 
 # %% ../../nbs/03_augment.ipynb #a1d3d3bf
 import os
@@ -17,6 +17,7 @@ import cv2, numpy as np, torch
 import torch.nn.functional as F
 import albumentations as A
 from albumentations.pytorch import ToTensorV2
+from .config import RESIZES
 from .registry import AUGMENTS
 
 # %% ../../nbs/03_augment.ipynb #d296040d
@@ -101,8 +102,17 @@ class AugPipeline:
         return f'AugPipeline({names(self.tfm)}{grp})'
 
 # %% ../../nbs/03_augment.ipynb #be0214d6
-def _compose(name, img_size, train, mean, std, seed):
-    return A.Compose([A.Resize(img_size, img_size), *(AUGMENTS[name](img_size) if train else []),
+def resize_ops(img_size:int, # output side in pixels (square)
+               resize:str='stretch', # one of `RESIZES`: 'stretch', 'pad' or 'crop'
+              ) -> list:
+    "Albumentations ops making an image img_size x img_size: 'stretch' (`A.Resize`), 'pad' (longest side to img_size, black borders) or 'crop' (shortest side, centre crop)."
+    if resize == 'stretch': return [A.Resize(img_size, img_size)]
+    if resize == 'pad': return [A.LongestMaxSize(img_size), A.PadIfNeeded(img_size, img_size, border_mode=cv2.BORDER_CONSTANT, fill=0)]
+    if resize == 'crop': return [A.SmallestMaxSize(img_size), A.CenterCrop(img_size, img_size)]
+    raise ValueError(f"resize: must be one of {', '.join(RESIZES)}, got {resize!r}")
+
+def _compose(name, img_size, train, mean, std, seed, resize='stretch'):
+    return A.Compose([*resize_ops(img_size, resize), *(AUGMENTS[name](img_size) if train else []),
                       A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0), ToTensorV2()], seed=seed)
 
 def augment_pipeline(name:str, # registered profile name, see `list_augments()`
@@ -113,12 +123,13 @@ def augment_pipeline(name:str, # registered profile name, see `list_augments()`
                      seed:int|None=None, # seed of the pipeline's own RNG (albumentations ignores global seeds); group's: seed+1
                      group_augment:str|None=None, # profile for the classes in `group_labels` (None: no class group)
                      group_labels:tuple=(), # integer class indices of the group
-                     group_p:float=0.0): # probability that a group member gets `group_augment` instead of `name`
+                     group_p:float=0.0, # probability that a group member gets `group_augment` instead of `name`
+                     resize:str='stretch'): # how the image becomes img_size x img_size (`resize_ops`): 'stretch', 'pad' or 'crop'
     "Callable turning a uint8 image (and optionally its label) into a normalised CxHxW float tensor, augmented when `train`."
     check_profile(name); check_group(group_augment, group_p)
-    group = (_compose(group_augment, img_size, True, mean, std, None if seed is None else seed + 1)
+    group = (_compose(group_augment, img_size, True, mean, std, None if seed is None else seed + 1, resize)
              if train and group_augment is not None else None)
-    return AugPipeline(_compose(name, img_size, train, mean, std, seed), tuple(mean), tuple(std), seed,
+    return AugPipeline(_compose(name, img_size, train, mean, std, seed, resize), tuple(mean), tuple(std), seed,
                        group, tuple(group_labels), group_p)
 
 # %% ../../nbs/03_augment.ipynb #a2eb96cf
@@ -151,13 +162,16 @@ def aug_document(img_size:int): # output side in pixels
 
 # %% ../../nbs/03_augment.ipynb #7d143587
 def resize_array(arr:np.ndarray, # uint8 images (N,H,W) or (N,H,W,C)
-                 img_size:int): # output side in pixels (square)
-    "Resize a whole uint8 image array once, like `A.Resize` (cv2 INTER_LINEAR) per image, to a uint8 tensor (N,C,S,S)."
+                 img_size:int, # output side in pixels (square)
+                 resize:str='stretch'): # how non-square images become square (`resize_ops`)
+    "Resize a whole uint8 image array once, like `resize_ops` (`A.Resize`: cv2 INTER_LINEAR) per image, to a uint8 tensor (N,C,S,S)."
     if arr.dtype != np.uint8 or arr.ndim not in (3, 4):
         raise ValueError(f'arr must be uint8 (N,H,W) or (N,H,W,C), got {arr.dtype} {arr.shape}')
     a, s = (arr[..., None] if arr.ndim == 3 else arr), img_size
-    if a.shape[1:3] != (s, s):
+    if a.shape[1:3] != (s, s) and (resize == 'stretch' or a.shape[1] == a.shape[2]):   # square images: every mode is a resize
         a = np.stack([cv2.resize(im, (s, s), interpolation=cv2.INTER_LINEAR).reshape(s, s, -1) for im in a])
+    elif a.shape[1:3] != (s, s):
+        ops = A.Compose(resize_ops(s, resize)); a = np.stack([ops(image=im)['image'].reshape(s, s, -1) for im in a])
     return torch.from_numpy(a.transpose(0, 3, 1, 2).copy())
 
 # %% ../../nbs/03_augment.ipynb #2027f74e

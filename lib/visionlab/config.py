@@ -12,7 +12,7 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'SAFE_NAME', 'COMBINE_KEYS', 'SELECTS', 'EXECUTORS', 'SLURM_KEYS',
+__all__ = ['PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'RESIZES', 'SAFE_NAME', 'COMBINE_KEYS', 'SELECTS', 'EXECUTORS', 'SLURM_KEYS',
            'VARIANT_SEP', 'METRIC_NAMES', 'RECIPE_RULES', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict',
            'check_name', 'folder_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block',
            'check_combine', 'check_executor', 'expand_task_grid', 'check_review', 'check_study', 'load_study',
@@ -27,12 +27,14 @@ class StudyError(ValueError):
 PROBES = ('linear_probe', 'mlp_probe')  # methods that train on cached frozen features
 FEATURE_POOLS = ('avg', 'max', 'avgmax')  # how probes pool a CNN's last feature map
 HEAD_INITS = ('zero', 'probe')  # how finetune/lora start their new head
+RESIZES = ('stretch', 'pad', 'crop')  # how images are brought to img_size (`visionlab.augment.resize_ops`)
 
 @dataclass
 class Recipe:
     """Hyper-parameters of one fit (the `recipe:` block of a study)."""
     epochs: int = 10            # training epochs
-    img_size: int = 28          # square input size fed to the backbone
+    img_size: int = 28          # square input size fed to the backbone (also a ViT/DeiT/Swin's own input size, see `visionlab.models`)
+    resize: str = 'stretch'     # how an image becomes img_size x img_size: 'stretch' (aspect ratio lost), 'pad' (longest side to img_size, black borders) or 'crop' (shortest side, centre crop)
     batch_size: int = 128       # training batch size
     lr: float = 3e-3            # peak learning rate (AdamW)
     weight_decay: float = 5e-4  # AdamW weight decay
@@ -134,6 +136,7 @@ class Study:
     executor: str = 'local'     # where runs execute: 'local' (worker processes on this machine) or 'slurm' (one job array through submitit)
     slurm: dict = field(default_factory=dict)       # executor 'slurm': partition, time_min, cpus_per_task, mem_gb, gpus_per_task, max_running, runs_per_task, sbatch: {option: value}, setup: [shell lines]
     review: str = ''            # a reviewed study's folder (runs/<study>): its <task>/review.csv decisions (relabel, set aside) apply to this study's train rows; '' = none
+    duplicates: dict = field(default_factory=dict)  # duplicate check per task (`visionlab.dedup`): {near: true, hamming: 4, rms: 0.03}; near: false = exact copies only
 
 # %% ../../nbs/00_config.ipynb #580ba651
 _TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'list': list, 'dict': dict}
@@ -326,7 +329,7 @@ METRIC_NAMES = ['acc', 'macro_f1', 'balanced_acc', 'nll']   # what `select_metri
 
 RECIPE_RULES = [  # (field, valid when, what it must be): a recipe's fixed choices, ranges and field-to-field rules
     ('select_metric', lambda r: r.select_metric in METRIC_NAMES, f"one of {', '.join(METRIC_NAMES)}"), ('drw_mode', lambda r: r.drw_mode in ('weights', 'sampler'), "'weights' or 'sampler'"),
-    ('aug_path', lambda r: r.aug_path in ('auto', 'batch', 'sample'), "'auto', 'batch' or 'sample'"), ('feature_pool', lambda r: r.feature_pool in FEATURE_POOLS, f"one of {', '.join(FEATURE_POOLS)}"),
+    ('aug_path', lambda r: r.aug_path in ('auto', 'batch', 'sample'), "'auto', 'batch' or 'sample'"), ('resize', lambda r: r.resize in RESIZES, f"one of {', '.join(RESIZES)}"), ('feature_pool', lambda r: r.feature_pool in FEATURE_POOLS, f"one of {', '.join(FEATURE_POOLS)}"),
     ('cb_beta', lambda r: 0 <= r.cb_beta < 1, 'in [0, 1)'), ('focal_gamma', lambda r: r.focal_gamma >= 0, '>= 0'),
     ('weight_power', lambda r: r.weight_power >= 0, '>= 0'), ('ldam_max_margin', lambda r: r.ldam_max_margin > 0, '> 0'),
     ('ldam_scale', lambda r: r.ldam_scale > 0, '> 0'), ('label_smoothing', lambda r: 0 <= r.label_smoothing < 1, 'in [0, 1)'),

@@ -378,8 +378,9 @@ def _duplicate_ids(t:pd.DataFrame) -> dict:
 
 # %% ../../nbs/01_data.ipynb #b67fc8f7
 def _split_problems(td:TaskData, split:str, scan:pd.DataFrame, min_count:int=0) -> list:
-    "Report rows of one split: image problems of `scan`, unknown labels, too-rare inferred labels (train) and duplicate ids."
-    t = td.table(split); found = [scan.problem.dropna().to_dict(), _unknown_labels(td, t), _duplicate_ids(t)]
+    "Report rows of one split: problems its reader set (`problem` column), image problems of `scan`, unknown labels, too-rare inferred labels (train) and duplicate ids."
+    t = td.table(split); pre = t.problem[t.problem.fillna('') != ''].to_dict() if 'problem' in t else {}
+    found = [pre, scan.problem.dropna().drop(index=list(pre)).to_dict(), _unknown_labels(td, t), _duplicate_ids(t)]
     if split == 'train': found.append(rare_labels(td, min_count, set().union(*found)))
     where = lambda r: dict(split=split, row=r, line=t.at[r, 'csv_line'] if 'csv_line' in t else '', id=t.at[r, 'id'],
                            path=str(_resolve(td, t.at[r, 'path'])) if 'path' in t else '')

@@ -8,14 +8,17 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 import numpy as np, pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold
 from .config import write_csv
 from .data import TaskData, DataError, checked_task, drop_empty_classes, scan_images
+from .dedup import task_duplicates, copy_sets
 
 # %% auto #0
 __all__ = ['REVIEW_FILE', 'REVIEW_APPLIED', 'REVIEW_DECISIONS', 'REVIEW_COLUMNS', 'CHANGES', 'image_hashes', 'split_groups',
-           'assign_folds', 'check_leakage', 'read_review', 'review_hash', 'apply_review', 'review_decisions',
-           'check_review_applied', 'prepare_task', 'parent_folds', 'fold_tables']
+           'assign_folds', 'check_leakage', 'keep_copies_together', 'read_review', 'review_hash', 'apply_review',
+           'review_decisions', 'check_review_applied', 'prepare_task', 'parent_folds', 'fold_tables']
 
 # %% ../../nbs/02_folds.ipynb #7056a1a6
 def image_hashes(td:TaskData, split:str='train', cache=None) -> pd.Series:
@@ -49,7 +52,7 @@ def assign_folds(df:pd.DataFrame, n_folds:int=5, seed:int=0) -> pd.DataFrame:
 def check_leakage(folds:pd.DataFrame, source:str='folds') -> pd.DataFrame:
     "Raise `DataError` naming every group or identical image that lands in more than one fold."
     out = []
-    for col, what in [('group', 'group'), ('hash', 'identical image')]:
+    for col, what in [('group', 'group'), ('hash', 'identical image'), ('copy_set', 'set of near copies')]:
         if col not in folds: continue
         n = folds.groupby(col)['fold'].nunique()
         for key in n[n > 1].index:
@@ -57,6 +60,24 @@ def check_leakage(folds:pd.DataFrame, source:str='folds') -> pd.DataFrame:
             out.append(f"  {what} {key!r} is in folds {sorted(map(int, rows.fold.unique()))}: ids {', '.join(map(str, rows.id[:6]))}")
     if out: raise DataError(f'leakage across folds in {source}:\n' + '\n'.join(out))
     return folds
+
+# %% ../../nbs/02_folds.ipynb #3438abcb
+def keep_copies_together(folds:pd.DataFrame, # `assign_folds` output (id, label, fold[, group, hash])
+                         dups:pd.DataFrame, # `visionlab.dedup.find_duplicates` pairs
+                        ) -> pd.DataFrame:
+    "`folds` with each set of copies (and all rows grouped with it) in one fold, the one holding most of it; `.attrs`: rows in sets, sets, rows moved."
+    out, within = folds.copy(), dups[dups.split_b == 'train']; out.attrs.update(rows=0, sets=0, moved=0)
+    if within.empty: return out
+    cs, key, n = copy_sets(out.id, within).to_numpy(), split_groups(out).to_numpy(), len(out); pos = np.arange(n)
+    first = lambda k: pd.Series(pos).groupby(k).transform('min').to_numpy()
+    comp = connected_components(coo_matrix((np.ones(2 * n), (np.r_[pos, pos], np.r_[first(cs), first(key)])), shape=(n, n)), directed=False)[1]
+    fold = out.fold.to_numpy()
+    target = pd.DataFrame(dict(c=comp, f=fold)).groupby('c').f.agg(lambda f: f.value_counts().sort_index().idxmax())
+    out['fold'] = target.loc[comp].to_numpy()
+    if (within.kind == 'near').any(): out['copy_set'] = cs
+    sizes = pd.Series(cs).value_counts()
+    out.attrs.update(rows=int(sizes[sizes > 1].sum()), sets=int((sizes > 1).sum()), moved=int((out.fold.to_numpy() != fold).sum()))
+    return out
 
 # %% ../../nbs/02_folds.ipynb #2360cddf
 def _apply_quarantine(td:TaskData, task_dir:Path) -> TaskData:
@@ -68,7 +89,7 @@ def _apply_quarantine(td:TaskData, task_dir:Path) -> TaskData:
 
 # %% ../../nbs/02_folds.ipynb #2583c9e4
 def _load_folds(td:TaskData, path:Path, n_folds:int) -> pd.DataFrame:
-    folds = pd.read_csv(path, dtype={'id': str, 'group': str, 'hash': str})
+    folds = pd.read_csv(path, dtype={'id': str, 'group': str, 'hash': str, 'copy_set': str})
     if set(folds.id) != set(td.train.id) or folds.fold.nunique() != n_folds:
         raise DataError(f"{path} does not match the data of task '{td.name}' ({len(folds)} ids / {folds.fold.nunique()} folds "
                         f"vs {len(td.train)} ids / {n_folds} folds): delete it to make a new split")
@@ -163,20 +184,33 @@ def _reviewed(td:TaskData, folds:pd.DataFrame|None, decisions:pd.DataFrame, sour
     folds = folds[folds.id.isin(set(td.train.id))].copy()
     return td, folds.assign(label=folds.id.map(td.train.set_index('id').label))
 
+def _split_copies_note(folds:pd.DataFrame, dups:pd.DataFrame, path) -> int:
+    "Print a note when a reused `folds.csv` (made before the duplicate check) splits sets of copies; returns how many rows would move."
+    moved = keep_copies_together(folds, dups).attrs['moved']
+    if moved: print(f'folds: {path} (made before the duplicate check) puts copies of {moved} train image(s) in another fold than '
+                    'their other copies: delete it to make a split that keeps them together')
+    return moved
+
 def prepare_task(td:TaskData, task_dir, n_folds:int=5, seed:int=0, quarantine:bool=False, min_per_class:int=0,
-                 review:str|None=None): # None: apply the task's review snapshot if any (a run); '': none; a review.csv: apply it (the grid)
-    "Validated (and reviewed) `TaskData` and its folds table, reusing `task_dir/folds.csv` when it exists."
+                 review:str|None=None, # None: apply the task's review snapshot if any (a run); '': none; a review.csv: apply it (the grid)
+                 duplicates:dict|None=None): # the study's `duplicates:` block; None: its defaults when folds are made, no check when they are reused (a run)
+    "Validated (and reviewed) `TaskData` and its folds table (copies kept in one fold, `duplicates.csv` written), reusing `task_dir/folds.csv` when it exists."
     task_dir = Path(task_dir); path = task_dir/'folds.csv'   # min_per_class: least images of an inferred class (with n_folds)
     if td.parent and n_folds:
         if review: raise DataError(f"pair task '{td.name}': a review applies to plain tasks only (review the parent task '{td.parent}')")
         return parent_folds(td, task_dir, n_folds)
     decisions, source = review_decisions(task_dir, review)
-    if n_folds and path.exists(): td = _apply_quarantine(td, task_dir); return _reviewed(td, _load_folds(td, path, n_folds), decisions, source)
+    if n_folds and path.exists():
+        td = _apply_quarantine(td, task_dir); folds = _load_folds(td, path, n_folds)
+        if duplicates is not None: _split_copies_note(folds, task_duplicates(td, task_dir, duplicates), path)
+        return _reviewed(td, folds, decisions, source)
     td = checked_task(td, task_dir, quarantine, max(n_folds, min_per_class))
+    dups = task_duplicates(td, task_dir, duplicates)
     if not n_folds: return _reviewed(td, None, decisions, source)
     cols = [c for c in ['id', 'label', 'group'] if c in td.train]
-    folds = check_leakage(assign_folds(td.train[cols].assign(hash=image_hashes(td)), n_folds, seed), str(path))
-    write_csv(folds, path)   # made before the review: a reviewed study keeps the original folds of the surviving rows
+    folds = keep_copies_together(assign_folds(td.train[cols].assign(hash=image_hashes(td)), n_folds, seed), dups)
+    if folds.attrs['sets']: print(f"folds: {folds.attrs['rows']} train images in {folds.attrs['sets']} set(s) of copies, each kept in one fold ({folds.attrs['moved']} moved)")
+    write_csv(check_leakage(folds, str(path)), path)   # made before the review: a reviewed study keeps the original folds of the surviving rows
     return _reviewed(td, folds, decisions, source)
 
 # %% ../../nbs/02_folds.ipynb #a02352ab

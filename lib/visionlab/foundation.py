@@ -241,7 +241,7 @@ def probe_head(ctx:MethodContext, model:nn.Module) -> nn.Module:
 def _new_model(ctx:MethodContext) -> nn.Module:
     r, td = ctx.recipe, ctx.td
     drop = {} if r.drop_rate < 0 else dict(drop_rate=r.drop_rate)
-    model = create_backbone(ctx.backbone, num_classes=len(td.classes), in_chans=td.channels, pretrained=r.pretrained, **drop)
+    model = create_backbone(ctx.backbone, num_classes=len(td.classes), in_chans=td.channels, pretrained=r.pretrained, img_size=r.img_size, **drop)
     return probe_head(ctx, model) if r.head_init == 'probe' else model
 
 @register_method('finetune')
@@ -350,7 +350,7 @@ def _logits(probe:nn.Module, X) -> np.ndarray:
 def fit_probe(ctx:MethodContext) -> MethodRun:
     "A linear or MLP probe on cached frozen features of the backbone (self-trained when `pseudo_rounds` > 0)."
     r, td, t0 = ctx.recipe, ctx.td, time.time()
-    bb = create_backbone(ctx.backbone, num_classes=0, in_chans=td.channels, pretrained=r.pretrained).eval()
+    bb = create_backbone(ctx.backbone, num_classes=0, in_chans=td.channels, pretrained=r.pretrained, img_size=r.img_size).eval()
     cache_root, image_cache = Path(ctx.study_dir)/'.features', Path(ctx.study_dir)/td.name/'image_cache.parquet'
     image_cache = image_cache if image_cache.exists() else None
     F_tr, info = cached_features(td, 'train', ctx.backbone, bb, r, cache_root, image_cache, ctx.progress)

@@ -15,6 +15,7 @@ from .config import Study, Recipe, from_dict, atomic_write, load_study, study_re
 from .registry import check_names
 from .data import SEG_TASKS, task_notebooks, get_task, class_counts, DataError, parse_pair, task_reader
 from .folds import prepare_task, read_review, review_hash, REVIEW_FILE
+from .dedup import near_settings, read_duplicates, leakage_lines, DUPLICATES_FILE
 from .store import finished_params, write_study_record, read_study_record, read_metrics
 from .warm import WarmWorker, die_with_parent, take_worker, give_worker, worker_env
 
@@ -95,7 +96,7 @@ def check_grid(s:Study) -> Study:
     seg = [t for t in s.tasks if s.review and t.partition(VARIANT_SEP)[0] in SEG_TASKS and review_file(s, t).exists()]
     if seg: raise StudyError(f"'review': {s.review}/{seg[0]}/{REVIEW_FILE} reviews a segmentation task; reviews apply to classification tasks only")
     for t, args in s.task_args.items(): check_task_args(t, args, s.tasks)
-    check_names(s); check_recipe_rules(s)
+    check_names(s); check_recipe_rules(s); near_settings(s.duplicates)
     for rn, r in study_recipes(s).items():
         clipless = [b for b in s.backbones if not b.startswith('clip:')]
         if r.method == 'zeroshot' and clipless:
@@ -217,12 +218,14 @@ def read_tasks(s:Study) -> dict:
 
 # %% ../../nbs/11_grid.ipynb #b82383c5
 def prepare_study(s:Study, study_dir:Path, tasks:dict|None=None) -> dict:
-    "Validate every task's data and make its folds (once, before any run), print class counts; save the resolved study."
+    "Validate every task's data, check it for duplicates and make its folds (once, before any run); print class counts and any leakage; save the resolved study."
     tasks = tasks or read_tasks(s)
     study_dir.mkdir(parents=True, exist_ok=True); write_study_record(study_dir, dataclasses.asdict(s))
     out = {t: prepare_task(td, study_dir/t, s.folds, s.seed, s.quarantine, min_per_class=s.min_per_class,
-                          review=str(review_file(s, t) or ''))[0] for t, td in tasks.items()}
-    for t, td in out.items(): print(f'{t}: images per class\n' + class_counts(td).to_string(index=False))
+                          review=str(review_file(s, t) or ''), duplicates=s.duplicates)[0] for t, td in tasks.items()}
+    for t, td in out.items():
+        dup = study_dir/t/DUPLICATES_FILE   # pair tasks have none: they reuse their parent's rows
+        print(f'{t}: images per class\n' + class_counts(td).to_string(index=False), *(leakage_lines(read_duplicates(dup), dup) if dup.exists() else []), sep='\n')
     return out
 
 # %% ../../nbs/11_grid.ipynb #1ee9eaa6

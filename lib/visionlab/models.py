@@ -6,15 +6,17 @@
 __all__ = ['VLAB_BACKBONES', 'BACKBONE_PREFIXES', 'PREFIX_MODULES', 'OFFLINE_WEIGHTS', 'register_backbone', 'conv_bn', 'VlabNet',
            'CnnSmall', 'cnn_small', 'BasicBlock', 'res_stage', 'ResNetSmall', 'resnet_small', 'register_prefix',
            'prefix_family', 'check_backbone', 'per_channel_stats', 'backbone_config', 'read_state_dict',
-           'classifier_names', 'drop_mismatched_head', 'zero_head', 'adapt_stem', 'load_weights', 'register_weights',
-           'rename_by_position', 'lite0_imagenet_state_dict', 'create_backbone']
+           'classifier_names', 'drop_mismatched_head', 'zero_head', 'adapt_stem', 'resample_pos_embed', 'load_weights',
+           'register_weights', 'rename_by_position', 'lite0_imagenet_state_dict', 'takes_img_size', 'size_args',
+           'create_backbone']
 
 # %% ../../nbs/04_models.ipynb #7dfb4c3e
-import sys, difflib, importlib, warnings
+import sys, difflib, functools, importlib, warnings
 from pathlib import Path
 import torch, timm
 from torch import nn
 import torch.nn.functional as F
+from timm.layers import resample_abs_pos_embed
 from timm.models import register_model, build_model_with_cfg, adapt_input_conv, get_pretrained_cfg
 from .registry import BACKBONES
 
@@ -190,11 +192,18 @@ def adapt_stem(model:nn.Module, sd:dict): # timm model, state dict to load into 
     return {**sd, k: adapt_input_conv(own[k].shape[1], sd[k], base_chans=sd[k].shape[1])}
 
 # %% ../../nbs/04_models.ipynb #7fb874d3
+def resample_pos_embed(model:nn.Module, sd:dict): # timm model, state dict to load into it
+    "`sd` with a ViT's absolute position embedding resampled (bicubic, timm's `resample_abs_pos_embed`) to the model's patch grid when they differ."
+    own = model.state_dict()
+    if 'pos_embed' not in sd or 'pos_embed' not in own or sd['pos_embed'].shape == own['pos_embed'].shape: return sd
+    prefix = 0 if getattr(model, 'no_embed_class', False) else getattr(model, 'num_prefix_tokens', 1)
+    return {**sd, 'pos_embed': resample_abs_pos_embed(sd['pos_embed'], new_size=list(model.patch_embed.grid_size), num_prefix_tokens=prefix)}
+
 def load_weights(model:nn.Module, # timm model
                  sd:dict, # state dict, e.g. from `read_state_dict`
                  source:str='weights'): # where `sd` came from, for error messages
-    "Load `sd` into `model`: stem adapted, mismatched head dropped; other missing/unexpected keys raise KeyError."
-    sd, dropped = drop_mismatched_head(model, adapt_stem(model, sd))
+    "Load `sd` into `model`: stem adapted, position embedding resampled, mismatched head dropped; other missing/unexpected keys raise KeyError."
+    sd, dropped = drop_mismatched_head(model, adapt_stem(model, resample_pos_embed(model, sd)))
     missing, unexpected = model.load_state_dict(sd, strict=False)
     missing = [k for k in missing if not k.startswith(tuple(h + '.' for h in classifier_names(model)))] if dropped else missing
     if missing or unexpected: raise KeyError(f'{source}: missing keys {missing}, unexpected keys {unexpected}')
@@ -228,19 +237,41 @@ def lite0_imagenet_state_dict(name:str='efficientnet_lite0'): # timm architectur
 # %% ../../nbs/04_models.ipynb #150721c2
 def _no_weights(pretrained): return pretrained in (None, False, '', 'none')
 
+@functools.lru_cache(maxsize=None)
+def takes_img_size(name:str, # timm model name
+                  ) -> bool:
+    "Whether timm builds `name` with an `img_size` argument (ViT, DeiT, Swin, ...): tried once on the meta device, without weights."
+    try:
+        with torch.device('meta'): timm.create_model(name, pretrained=False, img_size=get_pretrained_cfg(name).input_size[-1])
+    except TypeError as e:
+        if 'img_size' in str(e): return False
+        raise
+    except Exception: return False   # cannot be built on the meta device: keep its native size, as before
+    return True
+
+def size_args(name:str, # backbone name
+              img_size:int|None, # the recipe's img_size (None: the model's own)
+             ) -> dict:
+    "`{'img_size': img_size}` for a timm model built for another input size that takes one (ViT, DeiT, Swin, ...), else {}."
+    if not img_size or name in VLAB_BACKBONES or prefix_family(name) or name.startswith(('hf-hub:', 'hf_hub:', 'local-dir:')): return {}
+    cfg = get_pretrained_cfg(name)
+    if cfg is None or tuple(cfg.input_size[-2:]) == (img_size, img_size) or not takes_img_size(name): return {}
+    return {'img_size': img_size}
+
 def create_backbone(name:str, # timm model name, ours included (`cnn_small`, `resnet_small`)
                     num_classes:int, # classes of the head (0: no head, features only)
                     in_chans:int=3, # input channels
                     pretrained='none', # 'none', 'imagenet' (offline where shipped, else hub), 'hub', or a weights file path
+                    img_size:int|None=None, # input side the model will see: a ViT/DeiT/Swin is built for it (`size_args`)
                     **kwargs): # more `timm.create_model` arguments (drop_rate, ...)
-    "Backbone `name` from timm with `num_classes` outputs and `in_chans` inputs, with weights from `pretrained`."
+    "Backbone `name` from timm with `num_classes` outputs and `in_chans` inputs (built for `img_size` where the architecture needs it), with weights from `pretrained`."
     check_backbone(name)
     if (fam := prefix_family(name)): return fam['create'](name, num_classes, in_chans, pretrained, **kwargs)
     hub = pretrained == 'hub' or (pretrained == 'imagenet' and name not in OFFLINE_WEIGHTS)
     if hub and name in VLAB_BACKBONES: raise ValueError(f'{name} has no pretrained weights; pass pretrained="none" or a file')
     if not (hub or _no_weights(pretrained) or pretrained == 'imagenet' or Path(pretrained).is_file()):
         raise FileNotFoundError(f"pretrained={pretrained!r}: not 'none', 'imagenet', 'hub' or an existing weights file")
-    model = timm.create_model(name, pretrained=hub, num_classes=num_classes, in_chans=in_chans, **kwargs)
+    model = timm.create_model(name, pretrained=hub, num_classes=num_classes, in_chans=in_chans, **size_args(name, img_size), **kwargs)
     if _no_weights(pretrained): return model
     if hub: return zero_head(model) if num_classes and num_classes != model.pretrained_cfg.get('num_classes') else model
     sd = OFFLINE_WEIGHTS[name](name) if pretrained == 'imagenet' else read_state_dict(pretrained)

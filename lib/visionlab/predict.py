@@ -144,7 +144,7 @@ def robust_logits(model:nn.Module, td:TaskData, split:str, table:pd.DataFrame, r
                   kinds=tuple(CORRUPTIONS), # `CORRUPTIONS` names
                   seed:int=0, tta:str='none', device=None) -> dict: # seed: keys the corruptions; tta: a `TTAS` name
     "kind -> logits (N, C) of the rows of `table`, each image corrupted by kind before the eval transform."
-    mean, std = norm_stats(backbone, td.channels); tfm = augment_pipeline('none', recipe.img_size, False, mean, std)
+    mean, std = norm_stats(backbone, td.channels); tfm = augment_pipeline('none', recipe.img_size, False, mean, std, resize=recipe.resize)
     dl = lambda k: DataLoader(CorruptedImages(td, split, table, tfm, k, seed), batch_size=recipe.eval_batch_size, num_workers=0)
     return {k: predict_logits(model, dl(k), tta, device) for k in kinds}
 

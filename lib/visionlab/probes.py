@@ -36,7 +36,7 @@ def feature_key(backbone:str, model:nn.Module, recipe:Recipe, channels:int) -> s
     "Cache folder name of an extractor: hash of the backbone name, its weights and the preprocessing."
     mean, std = norm_stats(backbone, channels)
     spec = dict(backbone=backbone, weights=state_hash(model), img_size=recipe.img_size, mean=mean, std=std,
-                pool=recipe.feature_pool, channels=channels, version=FEATURE_VERSION)
+                pool=recipe.feature_pool, channels=channels, version=FEATURE_VERSION, **({'resize': recipe.resize} if recipe.resize != 'stretch' else {}))
     return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
 
 # %% ../../nbs/06a_probes.ipynb #26b823a8

@@ -43,7 +43,7 @@ class Registry(dict):
     def __repr__(self): return f'Registry({self.kind!r}: {", ".join(self)})'
 
 # %% ../../nbs/00a_registry.ipynb #726c0cc1
-TASKS = Registry('task', ('visionlab.data', 'visionlab.segment'), "`@register_task('name')` on a reader `f(**args) -> TaskData` (visionlab.data)")
+TASKS = Registry('task', ('visionlab.data', 'visionlab.folder', 'visionlab.segment'), "`@register_task('name')` on a reader `f(**args) -> TaskData` (visionlab.data)")
 BACKBONES = Registry('backbone', ('visionlab.models', 'visionlab.foundation'), "`@register_backbone(...)` on a timm entrypoint (visionlab.models); any timm name works too",
                      check_fn='visionlab.models:check_backbone')
 LOSSES = Registry('loss', ('visionlab.losses',), "`@register_loss('name')` on `f(recipe, counts) -> ClassLoss` (visionlab.losses)")

@@ -130,6 +130,7 @@ ASSET_NOTES = {  # file stem -> what that table or figure shows (one line of the
     'ablation_ci': 'each variant against base: OOF and test acc, per-fold paired difference and paired bootstrap 95% CI (OOF and test samples)',
     'risk': 'bootstrap 95% CI of every headline metric of each model and ensemble (test, else OOF), and group-holdout accuracy when the task has groups',
     'risk_groups': 'metric per held-out group (worst first), for tasks with a group column',
+    'duplicates': 'duplicate check (visionlab.dedup), where it found copies: exact and near pairs within train (each set kept in one fold) and test images with a copy in train, and pairs of copies with different labels',
     'routing': 'two-stage routing: per second predictor and gate, the routed fraction and weight (nested CV on OOF), rows routed and accuracy before and after, OOF and test, the difference with its paired bootstrap 95% CI',
     'review': 'the review page (vlab review): images reviewed, kept, relabelled and set aside (after undo), and the probability-mean ensemble\'s OOF and test acc before and after applying a review',
     'experts': 'pair experts: per pair task, the margin threshold (nested CV on OOF), rows re-split by the binary expert and accuracy before and after, OOF and test, the difference with its paired bootstrap 95% CI',

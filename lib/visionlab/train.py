@@ -56,9 +56,9 @@ def class_sampler(labels:np.ndarray, mode:str='balanced', seed:int=0) -> Weighte
 # %% ../../nbs/06_train.ipynb #00597fc5
 class ArrayDataset:
     "The rows of an in-memory task split as one uint8 tensor (N,C,S,S), resized once, with their labels."
-    def __init__(self, td:TaskData, split:str, table:pd.DataFrame, img_size:int):
+    def __init__(self, td:TaskData, split:str, table:pd.DataFrame, img_size:int, resize:str='stretch'):
         self.td, self.split, self.labels = td, split, table['label'].to_numpy()
-        self.images = resize_array(td.arrays[split][table['src'].to_numpy().astype(int)], img_size)
+        self.images = resize_array(td.arrays[split][table['src'].to_numpy().astype(int)], img_size, resize)
         self.targets = torch.tensor(self.labels, dtype=torch.long)
     def __len__(self): return len(self.labels)
 
@@ -105,9 +105,9 @@ def make_loader(td:TaskData, split:str, table:pd.DataFrame, recipe:Recipe, backb
     smp = class_sampler(table['label'], sampler or recipe.sampler, seed) if train else None
     bs, drop = (recipe.batch_size, len(table) > recipe.batch_size) if train else (recipe.eval_batch_size, False)
     if batch_path(td, table, recipe, train):
-        return BatchLoader(ArrayDataset(td, split, table, recipe.img_size), bs, lambda d: batch_augment(**aug, device=d),
+        return BatchLoader(ArrayDataset(td, split, table, recipe.img_size, recipe.resize), bs, lambda d: batch_augment(**aug, device=d),
                            shuffle=train and smp is None, drop_last=drop, sampler=smp, seed=seed)
-    return DataLoader(ImageDataset(td, split, table, augment_pipeline(**aug)), batch_size=bs, shuffle=train and smp is None, sampler=smp,
+    return DataLoader(ImageDataset(td, split, table, augment_pipeline(**aug, resize=recipe.resize)), batch_size=bs, shuffle=train and smp is None, sampler=smp,
                       drop_last=drop, generator=torch.Generator().manual_seed(seed), num_workers=recipe.num_workers,
                       persistent_workers=recipe.num_workers > 0, worker_init_fn=lambda w: seed_everything(seed + w, deterministic=False))
 
@@ -353,5 +353,5 @@ def load_checkpoint(path) -> tuple:
                               f"({str(e).strip().splitlines()[-1][:200]})") from None
     if not isinstance(ck, dict) or not {'state_dict', 'params'} <= set(ck): raise CheckpointError(f'{path} is not a visionlab checkpoint')
     p = ck['params']
-    model = create_backbone(p['backbone'], num_classes=p['num_classes'], in_chans=p['in_chans'])
+    model = create_backbone(p['backbone'], num_classes=p['num_classes'], in_chans=p['in_chans'], img_size=(p.get('hparams') or {}).get('img_size'))
     model.load_state_dict(ck['state_dict']); return model.eval(), p
