@@ -116,7 +116,7 @@ def vlab_init(name:str,                  # study name: writes params/<name>.yaml
     path = Path(params)/f'{name}.yaml'
     if path.exists() and not force: _fail(f'{path} exists: pick another name or pass --force')
     study = dict(study=name, tasks=['folder'], task_args={'folder': {'root': str(root)}}, backbones=[backbone], folds=folds, seed=0, threads=2,
-                 recipe=dict(epochs=epochs, img_size=img_size, pretrained='imagenet', augment='light', tta='hflip', batch_size=32, lr=1.0e-3))
+                 recipe=dict(epochs=epochs, img_size=img_size, resize='pad', pretrained='imagenet', augment='light', tta='hflip', batch_size=32, lr=1.0e-3))
     path.parent.mkdir(parents=True, exist_ok=True); path.write_text(yaml.safe_dump(study, sort_keys=False)); load_study(path)
     print(counts.to_string(index=False)); print(f'wrote {path}; next:\n  vlab run {path}\n  vlab predict runs/{name} --images path/to/new/images --out predictions.csv')
 
