@@ -8,6 +8,7 @@ and on Fashion-MNIST also the criterion of the filed observation (pixel L2 dista
 side (`visionlab.dedup.l2_pairs`). Writes to --out (default paper/leakage/):
 - tables/duplicates.{tex,csv}: the table `vlab paper` writes per task (`visionlab.leakage.write_duplicate_assets`);
 - tables/pairs_<task>.csv: every pair found; tables/l2_comparison.csv: the two criteria on Fashion-MNIST;
+- tables/studies.csv: what the check changes in the folds of the committed Fashion-MNIST studies;
 - figures/fashion_mnist_test_copies.{png,pdf}: each test image with a copy in train, above its closest copy;
 - README.md: what was found, the command, its wall time and the machine.
 
@@ -20,6 +21,8 @@ import visionlab
 from visionlab.data import get_task
 from visionlab.dedup import find_duplicates, signatures, near_pairs, l2_pairs, NEAR_DEFAULTS
 from visionlab.leakage import duplicates_table, write_duplicate_assets
+from visionlab.config import load_study
+from visionlab.folds import assign_folds, image_hashes, keep_copies_together
 from visionlab.style import save_paper_figure, FONT
 
 
@@ -60,6 +63,24 @@ def l2_comparison(fm, pairs):
                                     beyond=(int(only.sum()), float(d[only].min()) if only.any() else None, float(d[only].max()) if only.any() else None))
 
 
+def study_effect(fm_pairs, studies=('fmnist', 'fmnist_ablation', 'fmnist_combine', 'fmnist_lt', 'fmnist_lt10', 'fmnist_review', 'fmnist_seg')):
+    "Per committed study on Fashion-MNIST: its copies (pairs of the full split restricted to its rows; fmnist_seg checked itself) and the rows its folds would move."
+    rows = []
+    for name in studies:
+        s = load_study(Path('params')/f'{name}.yaml'); t = s.tasks[0]; td = get_task(t, **s.task_args.get(t, {}))
+        if t.startswith('fashion_mnist'):
+            ids = {sp: set(td.table(sp).id) for sp in td.splits()}
+            d = fm_pairs[fm_pairs.id_a.isin(ids['train']) & fm_pairs.apply(lambda r: r.id_b in ids[r.split_b], axis=1)]
+        else: d = find_duplicates(td, s.duplicates, progress=False)
+        moved = 0
+        if s.folds:
+            f = assign_folds(td.train[['id', 'label']].assign(hash=image_hashes(td)), s.folds, s.seed)
+            moved = keep_copies_together(f, d).attrs['moved']
+        rows.append(dict(study=name, task=t, train=len(td.train), test=0 if td.test is None else len(td.test), train_pairs=int((d.split_b == 'train').sum()),
+                         test_images_with_copy=d[d.split_b == 'test'].id_b.nunique(), folds=s.folds, rows_moved=int(moved)))
+    return pd.DataFrame(rows)
+
+
 def pairs_figure(fm, pairs, path):
     "Each test image with a copy in train (upper row) above its closest copy (lower row), with the pair's thumbnail RMS."
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
@@ -86,6 +107,7 @@ def main(out):
     write_duplicate_assets(found, out, force=True)
     cmp_, info = l2_comparison(fm, found['fashion_mnist'][0]); cmp_.to_csv(out/'tables'/'l2_comparison.csv', index=False)
     fig = pairs_figure(fm, found['fashion_mnist'][0], out/'figures'/'fashion_mnist_test_copies')
+    effect = study_effect(found['fashion_mnist'][0]); effect.to_csv(out/'tables'/'studies.csv', index=False)
     sig, margin_s = timed(lambda: signatures(tx))   # how close the nearest *different* textile images are: the margin of the defaults
     loose = near_pairs(sig.drop_duplicates('hash'), hamming=12, rms=0.05, progress=False)
     extra['textile_nearest'] = dict(min_rms=float(loose.rms.min()) if len(loose) else None,
@@ -95,7 +117,7 @@ def main(out):
                threads=os.environ.get('OMP_NUM_THREADS', 'default'), cpu=cpu_model(), cores=os.cpu_count(),
                versions=dict(visionlab=visionlab.__version__, numpy=np.__version__, pandas=pd.__version__), **extra)
     (out/'leakage.json').write_text(json.dumps(rec, indent=2) + '\n')
-    (out/'README.md').write_text(readme(duplicates_table(found), cmp_, info, rec, found))
+    (out/'README.md').write_text(readme(duplicates_table(found), cmp_, info, rec, found, effect))
     return rec
 
 
@@ -105,7 +127,7 @@ def markdown(df):
     return '\n'.join(['| ' + ' | '.join(r) + ' |' for r in rows[:1]] + ['|' + '---|' * len(df.columns)] + ['| ' + ' | '.join(r) + ' |' for r in rows[1:]])
 
 
-def readme(table, cmp_, info, rec, found):
+def readme(table, cmp_, info, rec, found, effect):
     fm_pairs = found['fashion_mnist'][0]; tt = fm_pairs[fm_pairs.split_b == 'test']; wt = fm_pairs[fm_pairs.split_b == 'train']
     t = table.set_index(['task', 'where']); c = cmp_.set_index(['where', 'what'])
     n = lambda task, where, col: int(t.loc[(task, where), col])
@@ -144,6 +166,17 @@ split. Also in `tables/duplicates.{{tex,csv}}`; every pair in `tables/pairs_<tas
 - What it means: {tt.id_b.nunique()} of 10,000 test images ({tt.id_b.nunique() / 100:.2f}%, so at most {tt.id_b.nunique() / 100:.2f} points of
   test accuracy) are near copies of training images. Small for Fashion-MNIST; a user's own photos (bursts, re-uploads, augmented copies)
   often hold far more, which is why `vlab run` prints the count for every task.
+
+## Effect on the studies of this repo
+
+The committed Fashion-MNIST studies were split before this check existed. Rerun from scratch, each would keep its sets
+of copies in one fold, which moves these rows to another fold (all other rows keep theirs; `tables/studies.csv`):
+
+{markdown(effect)}
+
+The quickstart study (scikit-learn digits) and the textile studies hold no copies, so their folds, and the committed
+quickstart tables, are unchanged. Existing `runs/<study>/<task>/folds.csv` files are reused as they are: `vlab run`
+then names the copies they split across folds and suggests deleting the file.
 
 ## Textile (2,000 images, one split)
 
