@@ -1,4 +1,5 @@
-# visionlab: `make run` (default study -> paper/quickstart/), `make test` (nbdev_test + pytest), `make test-slow` (the thorough suite).
+# visionlab: `make run` (default study -> paper/quickstart/), `make test` (nbdev_test + pytest), `make test-slow` (the thorough suite),
+# `make lab` (JupyterLab on nbs/), `make docs` (the documentation site in site/), `make readme` (README.md from nbs/index.ipynb).
 SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
@@ -8,7 +9,7 @@ WORKERS ?= 2
 export NO_ALBUMENTATIONS_UPDATE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: env lock run paper test test-slow durations export check clean-runs
+.PHONY: env lock run paper test test-slow durations export check clean-runs readme docs docs-serve lab
 
 # The environment: a venv with the exact versions of requirements.lock, the package (editable, no dependency resolution),
 # and Debian's Fashion-MNIST where apt exists.
@@ -26,7 +27,14 @@ $(BIN)/vlab: requirements.lock settings.ini setup.py
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; fi
 	touch $(BIN)/vlab
 
-env: $(BIN)/vlab
+# The environment as a Jupyter kernel, inside the venv (`jupyter kernelspec list` from .venv shows it): `make lab` and
+# nbclient find it by name, and it always starts this venv's Python.
+KERNEL := $(VENV)/share/jupyter/kernels/visionlab/kernel.json
+$(KERNEL): $(BIN)/vlab
+	$(BIN)/python -m ipykernel install --sys-prefix --name visionlab --display-name "visionlab (.venv)" >/dev/null
+	@echo "Jupyter kernel 'visionlab (.venv)' registered in $(VENV)/share/jupyter/kernels/visionlab"
+
+env: $(BIN)/vlab $(KERNEL)
 
 # Re-resolve requirements.lock from settings.ini (newest versions that satisfy it) and regenerate environment.yml from it.
 lock:
@@ -47,10 +55,33 @@ paper: env
 	$(BIN)/vlab paper runs/$(STUDY) --out paper/$(STUDY)
 	$(BIN)/python -c "from visionlab.report import write_paper_index; write_paper_index('paper')"
 
-# lib/ must equal what the notebooks export, and notebooks must be clean.
+# lib/ must equal what the notebooks export, notebooks must be clean, and README.md must be what nbs/index.ipynb makes
+# from the committed paper/ tables.
 check: env
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
-	@git diff --exit-code --stat -- lib nbs || { echo "nbdev_export/nbdev_clean changed files: commit the result"; exit 1; }
+	$(BIN)/python docs/make_docs.py readme
+	@git diff --exit-code --stat -- lib nbs README.md || { echo "nbdev_export/nbdev_clean/make readme changed files: commit the result"; exit 1; }
+
+# README.md from nbs/index.ipynb (executed: its results table reads paper/*/tables/*.csv), as nbdev's readme_nb would.
+readme: env
+	$(BIN)/python docs/make_docs.py readme
+
+# The documentation site, offline, into site/: README.md, docs/*.md, every library notebook executed (cached in
+# build/docs-cache/), the task notebooks, an API page per module, a gallery of paper/ (docs/make_docs.py, mkdocs.yml).
+docs: env
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NO_MKDOCS_2_WARNING=1 $(BIN)/python docs/make_docs.py site --workers $(WORKERS)
+
+DOCS_PORT ?= 8000
+docs-serve:
+	@test -f site/index.html || { echo "no site/ yet: run make docs first"; exit 1; }
+	@echo "serving site/ at http://127.0.0.1:$(DOCS_PORT)/ (Ctrl-C stops)"
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory site $(DOCS_PORT)
+
+# JupyterLab on nbs/ with this environment's kernel (new notebooks get it; the notebooks' own "python3" is this venv's
+# Python too). LAB_ARGS passes options on, e.g. make lab LAB_ARGS="--no-browser --port 8889".
+LAB_ARGS ?=
+lab: env
+	$(BIN)/jupyter lab --ServerApp.root_dir=nbs --MappingKernelManager.default_kernel_name=visionlab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
 
 # `make test`: the tests of every library notebook (nbdev_test) and the pytest contract tests, two at a time. A check
 # that needs a system tool this machine lacks (SLURM, Chromium, LaTeX) skips with its reason, and the run ends by listing
