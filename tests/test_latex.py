@@ -8,7 +8,8 @@ from conftest import vlab
 
 pytestmark = pytest.mark.latex
 PAPER = Path(__file__).resolve().parent.parent/'paper'
-PREAMBLE = r'\documentclass{article}' '\n' r'\usepackage{booktabs}' '\n' r'\begin{document}' '\n'   # LaTeX's default OT1 text encoding
+PREAMBLE = (r'\documentclass{article}' '\n' r'\usepackage{booktabs}' '\n' r'\usepackage{graphicx}' '\n'   # graphicx: \resizebox of tables too wide for the page
+            r'\begin{document}' '\n')   # LaTeX's default OT1 text encoding
 
 
 def compile_alone(table:Path, work:Path) -> subprocess.CompletedProcess:
