@@ -11,7 +11,7 @@ __all__ = ['LT_HEADERS', 'ABL_HEADERS', 'ABL_CI_HEADERS', 'rare_classes', 'per_c
 from pathlib import Path
 import numpy as np, pandas as pd
 from matplotlib.figure import Figure
-from .calibrate import ci_delta_cell, paired_points, signed_points
+from .calibrate import ci_delta_cell, ci_delta_columns, paired_points, signed_points
 from .ensemble import aligned_probs, fold_scores, logit_cols, one_task, summary_scores
 from .losses import classification_metrics, softmax
 from .report import booktabs_table, latex_escape, save_table
@@ -276,7 +276,7 @@ def write_ablation_assets(abl:pd.DataFrame, # `ablation_table` output; None: not
     if abl is None: return {}
     out, test = Path(out_dir), abl.test_acc_mean.notna().any()
     show = abl.assign(**{f'd_{s}_fold': [_fold_delta(a, b) for a, b in zip(abl[f'delta_{s}_fold_mean'], abl[f'delta_{s}_fold_std'])] for s in ('oof', 'test')},
-                      **{f'd_{s}_ci': [ci_delta_cell(*v) for v in abl[[f'delta_{s}', f'delta_{s}_lo', f'delta_{s}_hi']].to_numpy()] for s in ('oof', 'test')})
+                      **ci_delta_columns(abl))
     metrics = ['oof_acc'] + (['test_acc'] if test else []) + ['d_oof_fold', 'd_oof_ci'] + (['d_test_fold', 'd_test_ci'] if test else [])
     cap = (f"{latex_escape(task)}: paired ablation, each recipe against {latex_escape(base)} of its backbone (same folds, same images). Acc: mean $\\pm$ std over "
            f"{int(abl.n_folds.max())} fold runs" + (" (on test each fold model alone)" if test else '') + ". $\\Delta$ per fold: mean $\\pm$ std "

@@ -6,9 +6,9 @@
 __all__ = ['T_BOUNDS', 'BOOT_STATS', 'CAL_HEADERS', 'RISK_HEADERS', 'GAIN_HEADERS', 'prob_logits', 'nll_at', 'fit_temperature',
            'apply_temperature', 'temperature_oof', 'reliability_curve', 'ece', 'nll', 'calibration_table',
            'register_boot_stat', 'metric_value', 'resample_counts', 'bootstrap_ci', 'paired_bootstrap_ci', 'auc_ci',
-           'signed_points', 'ci_delta_cell', 'paired_points', 'group_holdout_table', 'has_test_labels',
-           'reliability_figure', 'calibrated_split', 'write_calibration_assets', 'risk_table', 'write_risk_assets',
-           'gain_table', 'write_gain_assets']
+           'signed_points', 'ci_delta_cell', 'ci_delta_columns', 'paired_points', 'group_holdout_table',
+           'has_test_labels', 'reliability_figure', 'calibrated_split', 'write_calibration_assets', 'risk_table',
+           'write_risk_assets', 'gain_table', 'write_gain_assets']
 
 # %% ../../nbs/09_calibrate.ipynb #8bb62065
 import numpy as np, pandas as pd
@@ -245,10 +245,12 @@ def ci_delta_cell(d:float, lo:float, hi:float) -> str:
     "Table cell 'Δ [lo, hi]' in signed points, `*` when the interval excludes 0 ('--' when missing)."
     return '--' if pd.isna(d) else f'{signed_points(d)} [{signed_points(lo)}, {signed_points(hi)}]' + ('*' if lo > 0 or hi < 0 else '')
 
+def ci_delta_columns(df:pd.DataFrame) -> dict: # a table with `delta_<split>`, `delta_<split>_lo`, `delta_<split>_hi` columns (split: oof, test)
+    "Column name -> cells: `d_<split>_ci` (`ci_delta_cell`) for each `delta_<split>` that `df` has, ready for `df.assign(**...)`."
+    return {f'd_{s}_ci': [ci_delta_cell(*v) for v in df[[f'delta_{s}', f'delta_{s}_lo', f'delta_{s}_hi']].to_numpy()] for s in ('oof', 'test') if f'delta_{s}' in df}
+
 def paired_points(labels, a, b, # int (N,), models A and B (probabilities or classes, rows aligned)
-                  name:str='delta', # column name of the difference
-                  n_boot:int=1000, seed:int=0, metric:str='acc', # as in `paired_bootstrap_ci`
-                 ) -> dict:
+                  name:str='delta', n_boot:int=1000, seed:int=0, metric:str='acc') -> dict: # the difference's column name; as in `paired_bootstrap_ci`
     "`{name, name_lo, name_hi}`: `paired_bootstrap_ci` of A − B in points (×100), NaN without rows."
     d = 100 * np.array(paired_bootstrap_ci(labels, a, b, metric, n_boot, seed)) if len(labels) else np.full(3, np.nan)
     return {name: d[0], f'{name}_lo': d[1], f'{name}_hi': d[2]}
@@ -437,9 +439,7 @@ def write_gain_assets(summary:dict, # `visionlab.ensemble.study_summary` output 
     "Write the combiners' gain table (.tex, .csv): each ensemble against the best single model with paired 95% CIs; {} without ensembles."
     g = gain_table(summary, n_boot=n_boot)
     if g is None: return {}
-    test = 'delta_test' in g
-    show = g.assign(best_single=g.best_single.map(str), **{f'd_{s}_ci': [ci_delta_cell(*v) for v in g[[f'delta_{s}', f'delta_{s}_lo', f'delta_{s}_hi']].to_numpy()]
-                                                          for s in ('oof', 'test') if f'delta_{s}' in g})
+    test = 'delta_test' in g; show = g.assign(best_single=g.best_single.map(str), **ci_delta_columns(g))
     cols = ['best_single', 'oof_acc', 'd_oof_ci'] + (['test_acc', 'd_test_ci'] if test else [])
     cap = (f"{latex_escape(summary['task'])}: each combiner against the best single model (by OOF accuracy, {latex_escape(g.best_single.iloc[0])}). "
            f"$\\Delta$: accuracy difference in points on the same {int(g.n_oof.iloc[0])} OOF rows (combiners by nested CV)"

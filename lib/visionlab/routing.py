@@ -14,7 +14,7 @@ import numpy as np, pandas as pd
 from .data import parse_pair
 from .ensemble import logit_cols
 from .losses import softmax
-from .calibrate import ci_delta_cell, paired_points
+from .calibrate import ci_delta_columns, paired_points
 from .report import booktabs_table, latex_escape, save_table
 from .store import complete_runs, oof_table, test_table
 
@@ -214,10 +214,6 @@ def _as_text(df, cols):
     "Columns `cols` (counts, choices) as strings, so `booktabs_table` prints them without bold."
     return df.assign(**{c: [f'{v:g}' if isinstance(v, float) else str(v) for v in df[c]] for c in cols if c in df})
 
-def _with_ci(df):
-    "`df` with a 'Δ [lo, hi]' cell column `d_<split>_ci` for each `delta_<split>` (oof, test) it has."
-    return df.assign(**{f'd_{s}_ci': [ci_delta_cell(*v) for v in df[[f'delta_{s}', f'delta_{s}_lo', f'delta_{s}_hi']].to_numpy()] for s in ('oof', 'test') if f'delta_{s}' in df})
-
 def write_routing_assets(rt:pd.DataFrame, # `routing_table` output, or None
                          et:pd.DataFrame, # `expert_table` output (its table), or None
                          out_dir, # paper folder: gets tables/routing.{tex,csv} and tables/experts.{tex,csv}
@@ -226,7 +222,7 @@ def write_routing_assets(rt:pd.DataFrame, # `routing_table` output, or None
     "Write the routing and pair-expert tables (.tex and .csv) that are not None; return their paths."
     out, paths = Path(out_dir), {}
     if rt is not None and len(rt):
-        show = _with_ci(_as_text(rt, ['first', 'fraction', 'weight', 'oof_routed', 'test_routed']))
+        show = _as_text(rt, ['first', 'fraction', 'weight', 'oof_routed', 'test_routed']); show = show.assign(**ci_delta_columns(show))
         show.index = [f'{s} ({g})' for s, g in rt.index]; show.index.name = 'second (gate)'
         cols = [c for c in ['first', 'fraction', 'weight', 'oof_routed', 'oof_acc', 'oof_acc_routed', 'd_oof_ci', 'test_routed', 'test_acc', 'test_acc_routed', 'd_test_ci'] if c in show]
         cap = (f"{latex_escape(task)}: two-stage routing. Rows whose first-stage gate score (margin: 1 $-$ top-2 gap; entropy) is among the least sure "
@@ -235,7 +231,7 @@ def write_routing_assets(rt:pd.DataFrame, # `routing_table` output, or None
         paths['routing'] = save_table(booktabs_table(show, cap, f'tab:{task}_routing', cols, headers=ROUTE_HEADERS), out/'tables'/'routing.tex')
         rt.to_csv(paths['routing'].with_suffix('.csv')); paths['routing_csv'] = paths['routing'].with_suffix('.csv')
     if et is not None and len(et):
-        show = _with_ci(_as_text(et.drop(columns=['a', 'b']), ['first', 'threshold', 'oof_rows', 'oof_applied', 'test_applied']))
+        show = _as_text(et.drop(columns=['a', 'b']), ['first', 'threshold', 'oof_rows', 'oof_applied', 'test_applied']); show = show.assign(**ci_delta_columns(show))
         cols = [c for c in ['first', 'threshold', 'oof_applied', 'oof_acc', 'oof_acc_expert', 'd_oof_ci', 'test_applied', 'test_acc', 'test_acc_expert', 'd_test_ci'] if c in show]
         cap = (f"{latex_escape(task)}: pair experts. A binary model of classes a and b (task {latex_escape(task + '.<a>v<b>')}) re-splits $p_a + p_b$ of the rows whose "
                f"top-2 classes are that pair and whose margin is below the threshold, chosen by accuracy by nested CV on OOF (OOF columns) and on "
