@@ -110,6 +110,19 @@ def coverage_threshold(conf, # (N,) confidence of each OOF row
     return dict(threshold=float(conf[order][ok[-1]]), coverage=float(keep.mean()), accuracy=float(correct[keep].mean()), target_acc=target_acc)
 
 # %% ../../nbs/18_deploy.ipynb #9446cc4a
+def _chosen_row(study_dir, model, task) -> tuple:
+    "`(fold runs per model, study summary, the row `model` (default: the best OOF accuracy), the models it combines)`; DeployError for an unknown row."
+    models = study_models(study_dir, task); s = study_summary(study_dir, task=task or None)
+    name = model or s['table'].acc_mean.idxmax()
+    if name not in s['table'].index: raise DeployError(f"model {name!r} is not in {study_dir}'s summary; its rows: {', '.join(s['table'].index)}")
+    return models, s, name, (s['combined'] if name in s['ensembles'] else [name])
+
+def _oof_calibration(s, name, target_acc=0.99, calibrate=True) -> tuple:
+    "`(T, threshold)`: row `name`'s temperature fitted on its OOF probabilities (1 without `calibrate`) and `coverage_threshold` of the scaled OOF confidences."
+    o = s['oof']; T = fit_temperature(prob_logits(o['probs'][name]), o['labels']) if calibrate else 1.0
+    po = apply_temperature(prob_logits(o['probs'][name]), T)
+    return T, coverage_threshold(po.max(1), po.argmax(1) == o['labels'], target_acc)
+
 def predict_study(study_dir, # runs/<study>, finished
                   images, # folder of images or CSV with a `path` column
                   model:str='', # a row of the study summary: a model or a combiner ('' = the best by OOF accuracy)
@@ -119,19 +132,14 @@ def predict_study(study_dir, # runs/<study>, finished
                   progress:bool=True,
                  ) -> tuple:
     "`(predictions, info)`: per readable image its class probabilities, label, confidence and low-confidence flag; `info`: model, temperature, threshold, unreadable files."
-    models = study_models(study_dir, task); s = study_summary(study_dir, task=task or None)
-    name = model or s['table'].acc_mean.idxmax()
-    if name not in s['table'].index: raise DeployError(f"model {name!r} is not in {study_dir}'s summary; its rows: {', '.join(s['table'].index)}")
-    members = s['combined'] if name in s['ensembles'] else [name]
+    models, s, name, members = _chosen_row(study_dir, model, task)
     p0 = read_params(models[members[0]][0]); classes = p0['classes']
     ok, bad = readable_images(image_table(images), p0['channels'], progress)
     if ok.empty: raise DeployError(f'{images}: none of the {len(bad)} images could be read')
     P = {m: model_probs(models[m], ok, progress) for m in tqdm(members, desc='models', disable=not progress or len(members) == 1)}
     o = s['oof']
     p = ENSEMBLES[name]([o['probs'][m] for m in members], o['labels'], o['folds'], [P[m] for m in members], 0)[1] if name in s['ensembles'] else P[name]
-    T = fit_temperature(prob_logits(o['probs'][name]), o['labels']) if calibrate else 1.0
-    po, pn = apply_temperature(prob_logits(o['probs'][name]), T), apply_temperature(prob_logits(p), T) if calibrate else p
-    th = coverage_threshold(po.max(1), po.argmax(1) == o['labels'], target_acc)
+    T, th = _oof_calibration(s, name, target_acc, calibrate); pn = apply_temperature(prob_logits(p), T) if calibrate else p
     out = ok[['id', 'path']].assign(**{f'prob_{c}': pn[:, i] for i, c in enumerate(classes)})
     out = out.assign(label=np.array(classes, object)[pn.argmax(1)], confidence=pn.max(1), low_confidence=pn.max(1) < th['threshold'])
     info = dict(study=str(study_dir), task=s['task'], model=name, members=members, folds={m: len(models[m]) for m in members},
@@ -180,10 +188,7 @@ def export_study(study_dir, # runs/<study>, finished
                 ) -> dict:
     "Export every fold model of `model` as `fmt`, check parity with PyTorch, write model_card.json and MODEL_CARD.md; return the card."
     if fmt not in EXPORT_FORMATS: raise DeployError(f"--format must be one of {list(EXPORT_FORMATS)}, got {fmt!r}")
-    models = study_models(study_dir, task); s = study_summary(study_dir, task=task or None)
-    name = model or s['table'].acc_mean.idxmax()
-    if name not in s['table'].index: raise DeployError(f"model {name!r} is not in {study_dir}'s summary; its rows: {', '.join(s['table'].index)}")
-    members = s['combined'] if name in s['ensembles'] else [name]; out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    models, s, name, members = _chosen_row(study_dir, model, task); out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     files, g = [], torch.Generator().manual_seed(seed)
     for m in members:
         for d in models[m]:
@@ -192,15 +197,14 @@ def export_study(study_dir, # runs/<study>, finished
             f = out/f"{m.replace('/', '__')}__fold{p['fold']}{EXPORT_FORMATS[fmt]}"
             files.append(dict(model=m, fold=p['fold'], file=f.name, max_abs_diff=_export_one(net, x, f, fmt)))
     p, env = read_params(models[members[0]][0]), read_env(models[members[0]][0]); mean, std = norm_stats(p['backbone'], p['channels'])
-    T = fit_temperature(prob_logits(s['oof']['probs'][name]), s['oof']['labels'])
-    po = apply_temperature(prob_logits(s['oof']['probs'][name]), T)
+    T, th = _oof_calibration(s, name)
     card = dict(study=Path(study_dir).name, task=s['task'], model=name, members=members, format=fmt, files=files, classes=p['classes'],
                 preprocessing=dict(input=f"float32 NCHW, {p['channels']} channel(s), {p['hparams']['img_size']}x{p['hparams']['img_size']} (resized)",
                                    scale='pixels / 255', mean=mean, std=std, tta=p['hparams'].get('tta', 'none'),
                                    posthoc_tau=p['hparams'].get('posthoc_tau', 0.0), train_counts=p.get('train_counts')),
                 combine=('softmax of each file averaged over its model\'s folds' + ('' if name == members[0] else
                          f"; then the combiner '{name}' over {members} (its fitted parameters are not exported: refit with `vlab predict`)")),
-                temperature=T, threshold=coverage_threshold(po.max(1), po.argmax(1) == s['oof']['labels']),
+                temperature=T, threshold=th,
                 metrics=_metrics_with_ci(s, name), lock_sha256=env.get('lock_sha256', ''), commit=run_commit(models[members[0]][0]))
     write_json(card, out/'model_card.json')
     md = [f"# Model card: {card['study']} / {name}", '', f"Task `{card['task']}`, classes: {', '.join(map(str, card['classes']))}.", '',
