@@ -1,5 +1,5 @@
 """Shared fixtures: tiny real studies (digits, Fashion-MNIST subsets) run through the real grid into temp folders."""
-import fcntl, json, os, subprocess, sys
+import fcntl, json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest, yaml
 
@@ -54,6 +54,19 @@ def vlab(*args, cwd=None, check=False, timeout=600, subprocess_=False):
         r = vlab_here(*args, cwd=cwd)
     if check and r.returncode: raise AssertionError(f'vlab {args} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}')
     return r
+
+
+def headless_chromium(height:int=900, console_log:bool=False):
+    "Headless Debian Chromium driven by selenium (1280 x `height`, optionally keeping the console log), or a skip naming what is missing."
+    webdriver = pytest.importorskip('selenium.webdriver', reason='selenium is not installed (pip install -r requirements.lock)')
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    chromium, driver = shutil.which('chromium') or shutil.which('chromium-browser'), shutil.which('chromedriver')
+    if not (chromium and driver): pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    o = Options(); o.binary_location = chromium
+    for a in ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', f'--window-size=1280,{height}']: o.add_argument(a)
+    if console_log: o.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
+    return webdriver.Chrome(service=Service(driver), options=o)
 
 
 def write_study(folder, text):

@@ -2,9 +2,10 @@
 loads every page. It fails on a severe console message (a script error, a resource that did not load), on an internal
 link or image that does not answer 200, on a link to an anchor its page does not have, and when the search does not
 find a known function. Marked `browser` (make test-slow; CI builds the site first); skips where Chromium or site/ is missing."""
-import functools, http.server, re, shutil, threading, time, urllib.error, urllib.parse, urllib.request
+import functools, http.server, re, threading, time, urllib.error, urllib.parse, urllib.request
 from pathlib import Path
 import pytest
+from conftest import headless_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT/'site'
@@ -28,15 +29,7 @@ def served():
 @pytest.fixture(scope='module')
 def browser():
     "Headless Debian Chromium driven by selenium, keeping the console log, or a skip naming what is missing."
-    webdriver = pytest.importorskip('selenium.webdriver', reason='selenium is not installed (pip install -r requirements.lock)')
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    chromium, driver = shutil.which('chromium') or shutil.which('chromium-browser'), shutil.which('chromedriver')
-    if not (chromium and driver): pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    o = Options(); o.binary_location = chromium
-    for a in ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--window-size=1280,900']: o.add_argument(a)
-    o.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
-    d = webdriver.Chrome(service=Service(driver), options=o)
+    d = headless_chromium(900, console_log=True)
     yield d
     d.quit()
 

@@ -1,11 +1,11 @@
 """The review page end to end: a real grid's OOF makes the queue, a headless Chromium presses its keys, the decisions land
 in review.csv, a study that applies them trains on the reviewed labels, and changing them makes the grid redo the runs."""
-import json, shutil, subprocess, time
+import json, subprocess, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
 from sklearn.datasets import load_digits
-from conftest import VLAB, vlab, write_study
+from conftest import VLAB, headless_chromium, vlab, write_study
 
 TINY = "recipe: {epochs: 2, img_size: 8, batch_size: 64, warmup_epochs: 0.3, eval_batch_size: 256, tta: none, robust: []}\n"
 STUDY = "study: tiny\ntasks: [digits]\nbackbones: [cnn_small]\nfolds: 2\n" + TINY
@@ -17,18 +17,6 @@ def tiny(tmp_path_factory):
     d = tmp_path_factory.mktemp('review')
     vlab('run', write_study(d, STUDY), '--runs', d/'runs', '--workers', 2, cwd=d, check=True)
     return d
-
-
-def _browser():
-    "Headless Debian Chromium driven by selenium, or a skip naming what is missing."
-    webdriver = pytest.importorskip('selenium.webdriver', reason='selenium is not installed (pip install -r requirements.lock)')
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    chromium, driver = shutil.which('chromium') or shutil.which('chromium-browser'), shutil.which('chromedriver')
-    if not (chromium and driver): pytest.skip('needs Debian\'s chromium and chromium-driver (apt-get install chromium chromium-driver)')
-    o = Options(); o.binary_location = chromium
-    for a in ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--window-size=1280,860']: o.add_argument(a)
-    return webdriver.Chrome(service=Service(driver), options=o)
 
 
 def _serve(study_dir, cwd):
@@ -50,7 +38,7 @@ def test_review_page_in_chromium(tiny):
     from selenium.webdriver.support.ui import WebDriverWait
     sd = tiny/'runs'/'tiny'; (sd/'digits'/'review.csv').unlink(missing_ok=True)
     proc, url = _serve(sd, tiny)
-    drv = _browser()
+    drv = headless_chromium(860)
     try:
         assert url.startswith('http://127.0.0.1:') and not url.endswith(':0/')
         drv.get(url)
