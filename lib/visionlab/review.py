@@ -17,6 +17,7 @@ from .folds import read_review, REVIEW_FILE, REVIEW_COLUMNS, REVIEW_DECISIONS
 from .ensemble import mean_ensemble, study_summary, aligned_probs
 from .store import complete_runs, oof_table, read_params, read_study_record
 from .report import booktabs_table, save_table
+from .calibrate import paired_points, ci_delta_columns
 
 # %% auto #0
 __all__ = ['PAGE', 'doubt_table', 'append_decision', 'undo_last', 'study_task', 'image_png', 'ReviewQueue', 'ReviewServer',
@@ -346,24 +347,36 @@ def review_counts(path, # a review.csv
     d = read_review(path); c = d.decision.value_counts()
     return dict(reviewed=len(d), kept=int(c.get('keep', 0)), relabelled=int(c.get('relabel', 0)), set_aside=int(c.get('set_aside', 0)))
 
-def _ensemble_acc(study_dir, task) -> dict:
-    "OOF (mean over folds) and test accuracy of the probability-mean ensemble of a study's task; NaN without runs."
-    try: t = study_summary(study_dir, task, combiners=['mean_ensemble'])['table'].loc['mean_ensemble']
+def _ensemble(study_dir, task) -> dict:
+    "OOF (mean over folds) and test accuracy of the probability-mean ensemble of a study's task, and its test rows (`_test`: probabilities by id, labels `_y`); NaN without runs."
+    try: s = study_summary(study_dir, task, combiners=['mean_ensemble']); t = s['table'].loc['mean_ensemble']
     except (ValueError, KeyError): return dict(acc=np.nan, test_acc=np.nan)
-    return dict(acc=float(t.acc_mean), test_acc=float(t.test_acc))
+    te = s['test']
+    return dict(acc=float(t.acc_mean), test_acc=float(t.test_acc),
+                _test=None if te is None else pd.DataFrame(te['probs']['mean_ensemble'], index=te['ids']).assign(_y=te['labels']))
+
+def _test_delta(after:pd.DataFrame|None, before:pd.DataFrame|None) -> dict:
+    "Paired bootstrap 95% CI of the test accuracy after − before (points) on the test ids both studies scored; {} without test labels."
+    if after is None or before is None: return {}
+    ids = after.index.intersection(before.index)   # the same rows: no review touches the test split
+    y = before.loc[ids, '_y'].to_numpy()
+    if not len(ids) or (y < 0).any(): return {}
+    return paired_points(y, after.loc[ids].drop(columns='_y').to_numpy(), before.loc[ids].drop(columns='_y').to_numpy(), 'delta_test')
 
 def review_table(study_dir, # runs/<study>
                  task:str, # the task
                 ) -> pd.DataFrame|None:
-    "Counts of the study's own review and of the review it applies, with the ensemble's accuracy before and after; None when there is neither."
+    "Counts of the study's own review and of the review it applies, the ensemble's accuracy before and after, and the test gain's paired CI; None when there is neither."
     sd = Path(study_dir); rows = {}
     src = read_study_record(sd).get('review', '')
     if src and (Path(src)/task/REVIEW_FILE).exists():
         n = review_counts(Path(src)/task/REVIEW_FILE)
-        rows[f'{Path(src).name} (before review)'] = dict(role='reviewed', **n, **_ensemble_acc(src, task))
-        rows[f'{sd.name} (after review)'] = dict(role=f'applies {Path(src).name}', **n, **_ensemble_acc(sd, task))
+        b, a = _ensemble(src, task), _ensemble(sd, task); tb, ta = b.pop('_test', None), a.pop('_test', None)
+        rows[f'{Path(src).name} (before review)'] = dict(role='reviewed', **n, **b)
+        rows[f'{sd.name} (after review)'] = dict(role=f'applies {Path(src).name}', **n, **a, **_test_delta(ta, tb))
     if (sd/task/REVIEW_FILE).exists() and f'{sd.name} (before review)' not in rows:
-        rows[sd.name] = dict(role='reviewed', **review_counts(sd/task/REVIEW_FILE), **_ensemble_acc(sd, task))
+        e = _ensemble(sd, task); e.pop('_test', None)
+        rows[sd.name] = dict(role='reviewed', **review_counts(sd/task/REVIEW_FILE), **e)
     return pd.DataFrame.from_dict(rows, orient='index').rename_axis('study') if rows else None
 
 def write_review_assets(tab:pd.DataFrame|None, # `review_table` output; None: nothing is written
@@ -373,8 +386,11 @@ def write_review_assets(tab:pd.DataFrame|None, # `review_table` output; None: no
     if tab is None: return {}
     out = Path(out_dir)/'tables'; out.mkdir(parents=True, exist_ok=True); tab.to_csv(out/'review.csv')
     shown = tab.astype({c: str for c in ['role', 'reviewed', 'kept', 'relabelled', 'set_aside']})
+    if 'delta_test' in tab: shown = shown.assign(**ci_delta_columns(tab))
     tex = booktabs_table(shown, 'Review of the training images by OOF doubt (\\texttt{vlab review}): decisions after undo, and the '
                          'probability-mean ensemble before and after applying them. OOF accuracy is measured on each study\'s own labels; '
-                         'the test split is never reviewed.', 'tab:review', metrics=['role', 'reviewed', 'kept', 'relabelled', 'set_aside', 'acc', 'test_acc'],
-                         headers=dict(set_aside='set aside', acc='OOF acc', test_acc='test acc'))
+                         'the test split is never reviewed, so the test gain is paired (bootstrap 95\\% CI over the same test images, points; '
+                         '* where it excludes 0).', 'tab:review',
+                         metrics=['role', 'reviewed', 'kept', 'relabelled', 'set_aside', 'acc', 'test_acc'] + (['d_test_ci'] if 'delta_test' in tab else []),
+                         headers=dict(set_aside='set aside', acc='OOF acc', test_acc='test acc', d_test_ci='Δ test [95% CI]'))
     return dict(csv=out/'review.csv', tex=save_table(tex, out/'review.tex'))
