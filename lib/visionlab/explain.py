@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from .style import DOUBLE, FONT, MAP_CMAP, MAX_HEIGHT, colorbar, new_figure, save_figure
 
 # %% auto #0
-__all__ = ['cam_layer', 'gradcam', 'gradcam_rows', 'gradcam_figure', 'write_gradcam_assets']
+__all__ = ['cam_layer', 'gradcam', 'gradcam_rows', 'gradcam_figure', 'gradcam_title', 'write_gradcam_assets']
 
 # %% ../../nbs/15_explain.ipynb #2d944d30
 def cam_layer(model:nn.Module, in_chans:int, size:int) -> tuple:
@@ -68,12 +68,18 @@ def _display(x:torch.Tensor, mean, std) -> np.ndarray:
 def gradcam_figure(images:np.ndarray, cams:np.ndarray, titles:list, cols:int=6) -> Figure:
     "Images (N,H,W,3 in [0, 1]) with their Grad-CAM maps in `MAP_CMAP`, two columns wide: a title each, rows of `cols` (more past 5 rows), a colour bar."
     cols = max(cols, int(np.ceil(len(images) / 5))); rows, cmap = int(np.ceil(len(images) / cols)), mpl.colormaps[MAP_CMAP]
-    fig = new_figure('double', min(MAX_HEIGHT, rows * (DOUBLE / cols + 0.3) + 0.2)); axes = fig.subplots(rows, cols, squeeze=False)
+    lines = max([2] + [t.count('\n') + 1 for t in titles])   # title lines of the tallest title (room for 2 at least): 0.11 in each at 7 pt
+    fig = new_figure('double', min(MAX_HEIGHT, rows * (DOUBLE / cols + 0.11 * lines + 0.08) + 0.2)); axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat: ax.axis('off')
     for ax, im, c, t in zip(axes.flat, images, cams, titles):
         ax.imshow(0.6 * im + 0.4 * cmap(c)[..., :3]); ax.set_title(t, fontsize=FONT['note'])
     colorbar(fig, ScalarMappable(cmap=cmap), list(axes.flat), 'Grad-CAM (relative)')
     return fig
+
+def gradcam_title(id, true:str, pred:str, prob:float, error:bool, width:int=18) -> str:
+    "Panel title: 'ERR ' for an error, the id's last 14 characters, then 'true -> pred (prob)', broken after '->' when wider than `width` characters."
+    pair = f'{true} -> {pred} ({prob:.2f})'
+    return f"{'ERR ' if error else ''}{str(id)[-14:]}\n" + (pair if len(pair) <= width else f'{true} ->\n{pred} ({prob:.2f})')
 
 def write_gradcam_assets(study_dir, task:str, model:str, out_dir, n_errors:int=8, n_per_class:int=2, seed:int=0) -> dict:
     "Grad-CAM panels of `model` (a name of the paper's summary: `backbone` or `backbone/recipe`) of `task` from its fold checkpoints: `figures/gradcam.{png,pdf}`."
@@ -91,7 +97,7 @@ def write_gradcam_assets(study_dir, task:str, model:str, out_dir, n_errors:int=8
         tab = td.train.set_index('id').loc[g.id].reset_index()
         x = torch.cat([b for b, _ in make_loader(td, 'train', tab, rec, p['backbone'], train=False)])
         cams.append(gradcam(net, x, g.pred.to_numpy())); ims.append(_display(x, mean, std))
-        titles += [f"{'ERR ' if r.kind == 'error' else ''}{str(r.id)[-14:]}\n{td.classes[r.label]} -> {td.classes[r.pred]} ({r.prob:.2f})" for r in g.itertuples()]
+        titles += [gradcam_title(r.id, td.classes[r.label], td.classes[r.pred], r.prob, r.kind == 'error') for r in g.itertuples()]
     fig = gradcam_figure(np.concatenate(ims), np.concatenate(cams), titles)
     png, pdf = save_figure(fig, Path(out_dir)/'figures'/'gradcam')
     return dict(png=png, pdf=pdf, rows=len(rows))
