@@ -16,15 +16,19 @@ from .models import create_backbone, check_backbone
 from .foundation import register_method, MethodRun, MethodContext
 from .calibrate import auc_ci
 from .report import escaped, save_table
-from .style import FONT, line_style, new_panels, save_figure, style_axes
+from .style import DOUBLE, FONT, MAP_CMAP, MAX_HEIGHT, colorbar, line_style, new_figure, new_panels, save_figure, style_axes
+import matplotlib as mpl
+from matplotlib.cm import ScalarMappable
+from matplotlib.figure import Figure
 from .store import run_index, read_params, read_oof, read_test
 
 # %% auto #0
-__all__ = ['REDUCES', 'ANOMALY_METHODS', 'ANOMALY_HEADERS', 'gaussian_window', 'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss',
-           'reduce_map', 'PatchFeatures', 'nearest_distance', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer',
-           'AEScore', 'PatchScore', 'scores_of', 'fit_autoencoder', 'fit_patchcore', 'fit_gaussian', 'youden_threshold',
-           'fit_thresholds', 'apply_thresholds', 'anomaly_runs', 'anomaly_scores', 'anomaly_table', 'roc_figure',
-           'anomaly_table_tex', 'write_anomaly_assets']
+__all__ = ['REDUCES', 'LAPLACE_WINDOW', 'MAP_FILE', 'MAP_SIZE', 'ANOMALY_METHODS', 'ANOMALY_HEADERS', 'gaussian_window',
+           'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map', 'PatchFeatures', 'nearest_distance',
+           'greedy_coreset', 'smooth_maps', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer', 'AEScore', 'PatchScore',
+           'LaplacianScore', 'scores_of', 'fit_autoencoder', 'fit_patchcore', 'fit_laplacian', 'save_example_maps',
+           'fit_gaussian', 'youden_threshold', 'fit_thresholds', 'apply_thresholds', 'anomaly_runs', 'anomaly_scores',
+           'anomaly_table', 'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
 
 # %% ../../nbs/14_anomaly.ipynb #ed4c0051
 def gaussian_window(size:int=11, sigma:float=1.5, device=None) -> torch.Tensor:
@@ -115,6 +119,27 @@ def nearest_distance(q:torch.Tensor, bank:torch.Tensor, chunk:int=4096) -> torch
     "Euclidean distance of every row of `q` (M,D) to its nearest row of `bank` (B,D), in chunks of `chunk` rows."
     return torch.cat([torch.cdist(q[i:i + chunk], bank).amin(1) for i in range(0, len(q), chunk)])
 
+# %% ../../nbs/14_anomaly.ipynb #e0be68d5
+def greedy_coreset(P:torch.Tensor, # (N, D) patch features
+                   n:int, # rows to keep
+                   proj:int=128, seed:int=0, progress:bool=False) -> torch.Tensor:
+    "Indices of `n` rows of `P` by greedy k-centre selection (each next row the farthest from those chosen) on a seeded random projection to `proj` dims."
+    g = torch.Generator().manual_seed(seed); n = min(n, len(P))
+    Z = P @ (torch.randn(P.shape[1], proj, generator=g) / proj ** 0.5) if P.shape[1] > proj else P
+    zz = (Z * Z).sum(1); i = int(torch.randint(len(Z), (1,), generator=g)); sel = [i]
+    d = (zz - 2 * (Z @ Z[i]) + zz[i]).clamp_min(0)   # squared distances to the chosen set (matrix-vector: 20x faster than cdist)
+    for _ in tqdm(range(n - 1), desc='coreset', disable=not progress, leave=False):
+        i = int(d.argmax()); sel.append(i); d = torch.minimum(d, (zz - 2 * (Z @ Z[i]) + zz[i]).clamp_min(0))
+    return torch.tensor(sel)
+
+def smooth_maps(m:torch.Tensor, sigma:float) -> torch.Tensor:
+    "Maps (N,H,W) blurred by a separable Gaussian of `sigma` pixels (radius 4 sigma, reflected borders); unchanged for sigma 0."
+    if sigma <= 0: return m
+    r = min(int(round(4 * sigma)), m.shape[-1] - 1, m.shape[-2] - 1)
+    g = torch.exp(-torch.arange(-r, r + 1, dtype=m.dtype, device=m.device) ** 2 / (2 * sigma ** 2)); g = g / g.sum()
+    y = F.pad(m[:, None], (r, r, r, r), mode='reflect')
+    return F.conv2d(F.conv2d(y, g.view(1, 1, 1, -1)), g.view(1, 1, -1, 1))[:, 0]
+
 # %% ../../nbs/14_anomaly.ipynb #c4cbb0a6
 class GaussianScore(nn.Module):
     "Image scores of Gaussians on pooled features: the sum over the tapped levels of the Mahalanobis distance of each level's spatial mean."
@@ -153,13 +178,28 @@ class AEScore(nn.Module):
     def forward(self, x): return reduce_map(self.maps(x), self.r.anomaly_reduce, self.r.anomaly_topk)
 
 class PatchScore(nn.Module):
-    "Image scores of a patch memory bank: reduced maps of nearest-bank-patch distances."
+    "Image scores of a patch memory bank: reduced maps of nearest-bank-patch distances (upsampled to the image and smoothed when `anomaly_sigma` > 0)."
     def __init__(self, features:PatchFeatures, bank:torch.Tensor, r:Recipe):
         super().__init__(); self.features, self.r = features, r; self.register_buffer('bank', bank)
     def maps(self, x):
         f = self.features(x); n, d, h, w = f.shape
-        return nearest_distance(f.permute(0, 2, 3, 1).reshape(-1, d), self.bank).reshape(n, h, w)
+        m = nearest_distance(f.permute(0, 2, 3, 1).reshape(-1, d), self.bank).reshape(n, h, w)
+        if self.r.anomaly_sigma <= 0: return m   # the patch grid, unsmoothed
+        return smooth_maps(F.interpolate(m[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0], self.r.anomaly_sigma)
     def forward(self, x): return reduce_map(self.maps(x), self.r.anomaly_reduce, self.r.anomaly_topk)
+
+LAPLACE_WINDOW = 15   # px: about the size of a local defect
+
+class LaplacianScore(nn.Module):
+    "The non-learned baseline: squared Laplacian of the grey image averaged over 15 x 15 windows; image score: the map's maximum over its median."
+    def __init__(self, mean, std, window:int=LAPLACE_WINDOW):
+        super().__init__(); self.window = window
+        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer('k', torch.tensor([[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]]).view(1, 1, 3, 3))
+    def maps(self, x): return F.avg_pool2d(F.conv2d((x * self.std + self.mean).mean(1, keepdim=True), self.k) ** 2, self.window, 1)[:, 0]
+    def forward(self, x):
+        m = self.maps(x).flatten(1); return m.amax(1) / m.median(1).values.clamp_min(1e-12)
 
 @torch.no_grad()
 def scores_of(fn:nn.Module, dl, progress:bool=False) -> np.ndarray:
@@ -205,25 +245,52 @@ def fit_autoencoder(ctx:MethodContext) -> MethodRun:
         if ctx.valid_dl is not None and (ep == r.epochs or ep % max(1, r.epochs // 4) == 0):
             row['roc_auc'] = _auc_or_nan(ctx.va.label.to_numpy(), scores_of(score, ctx.valid_dl))
         rows.append(row); atomic_write(ctx.run_dir/'history.csv', lambda p: pd.DataFrame(rows).to_csv(p, index=False))
-    ae.cpu().eval(); scorer = _standardised(AEScore(ae, r, dr), ctx, nom)
+    ae.cpu().eval(); scorer = _standardised(AEScore(ae, r, dr), ctx, nom); save_example_maps(ctx, scorer.score_fn)
     res = FitResult(pd.DataFrame(rows), {}, r.epochs, {}, time.time() - t0, {}, [len(nom), 0], 'last', {})
     return MethodRun(scorer, res, state_copy(scorer), extra=dict(nominal_train=len(nom), ae_params=sum(p.numel() for p in ae.parameters())))
 
 @register_method('patchcore')
 def fit_patchcore(ctx:MethodContext) -> MethodRun:
-    "A memory bank of the training fold's nominal patch features (random subsample of `patch_bank`); return its standardised scorer."
+    "A memory bank of the training fold's nominal patch features (greedy coreset of `patch_coreset` of a `patch_pool` pool, else `patch_bank` random patches); return its standardised scorer."
     r, td, t0 = ctx.recipe, ctx.td, time.time(); nom = _nominal(ctx)
     feats = PatchFeatures(ctx.backbone, r.patch_layers, td.channels, r.pretrained, r.img_size).eval()
     dl = make_loader(td, 'train', nom, r, ctx.backbone, train=False)
     with torch.no_grad():
-        P = torch.cat([feats(x).permute(0, 2, 3, 1).reshape(-1, feats(x[:1]).shape[1]) for x, _ in tqdm(dl, desc='patches', disable=not ctx.progress)])
+        P = torch.cat([feats(x).permute(0, 2, 3, 1).flatten(0, 2) for x, _ in tqdm(dl, desc='patches', disable=not ctx.progress)])
     g = torch.Generator().manual_seed(ctx.seed)
-    bank = P[torch.randperm(len(P), generator=g)[:r.patch_bank]].clone()
-    return _untrained_run(ctx, PatchScore(feats, bank, r), nom, t0, dict(bank=len(bank), patches=len(P), patch_dim=int(P.shape[1])))
+    if r.patch_coreset > 0:
+        pool = P[torch.randperm(len(P), generator=g)[:r.patch_pool]]
+        bank = pool[greedy_coreset(pool, max(1, round(r.patch_coreset * len(pool))), seed=ctx.seed, progress=ctx.progress)].clone()
+    else: bank = P[torch.randperm(len(P), generator=g)[:r.patch_bank]].clone()
+    return _untrained_run(ctx, PatchScore(feats, bank, r), nom, t0, dict(bank=len(bank), patches=len(P), patch_dim=int(P.shape[1]), coreset=r.patch_coreset > 0))
+
+@register_method('laplacian')
+def fit_laplacian(ctx:MethodContext) -> MethodRun:
+    "The non-learned baseline `LaplacianScore` (nothing to fit); return it standardised by the training fold's nominal scores."
+    t0 = time.time(); nom = _nominal(ctx); mean, std = norm_stats(ctx.backbone, ctx.td.channels)
+    return _untrained_run(ctx, LaplacianScore(mean, std), nom, t0, dict(window=LAPLACE_WINDOW))
+
+MAP_FILE, MAP_SIZE = 'maps.npz', 96   # each run's example maps, stored at MAP_SIZE x MAP_SIZE
+
+@torch.no_grad()
+def save_example_maps(ctx:MethodContext, score_fn:nn.Module, per_kind:int=2) -> Path|None:
+    "Anomaly maps and thumbnails of the first `per_kind` test images (by id) of every defect kind, resized to MAP_SIZE, in `run_dir/maps.npz`; None when there are none."
+    te = ctx.td.test
+    if te is None or not hasattr(score_fn, 'maps'): return None
+    kind = te.get('defect', te.label.map({0: 'nominal', 1: 'defect'}))
+    rows = pd.concat([g.sort_values('id').head(per_kind) for _, g in te.assign(kind=kind).groupby('kind', sort=True)])
+    x = torch.cat([b for b, _ in make_loader(ctx.td, 'test', rows, ctx.recipe, ctx.backbone, train=False)])
+    small = lambda t: F.interpolate(t, size=(MAP_SIZE, MAP_SIZE), mode='area')
+    m = small(score_fn.eval().maps(x)[:, None])[:, 0]; mean, std = norm_stats(ctx.backbone, ctx.td.channels)
+    im = (small(x) * torch.tensor(std).view(1, -1, 1, 1) + torch.tensor(mean).view(1, -1, 1, 1)).clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1)
+    path = ctx.run_dir/MAP_FILE
+    atomic_write(path, lambda p: np.savez_compressed(open(p, 'wb'), ids=rows.id.to_numpy().astype(str), kinds=rows.kind.to_numpy().astype(str),
+                                                     maps=m.numpy().astype(np.float32), images=im.numpy()))
+    return path
 
 def _untrained_run(ctx, score_fn, nom, t0, extra:dict) -> MethodRun:
     "A detector fitted without training steps: standardise it, log one history row (validation ROC-AUC), return the run."
-    scorer = _standardised(score_fn, ctx, nom)
+    scorer = _standardised(score_fn, ctx, nom); save_example_maps(ctx, score_fn)
     valid = {} if ctx.valid_dl is None else dict(roc_auc=_auc_or_nan(ctx.va.label.to_numpy(), scores_of(scorer.score_fn, ctx.valid_dl)))
     h = pd.DataFrame([dict(epoch=0, phase='main', train_loss=np.nan, **valid, lr=0.0, time_s=time.time() - t0, img_per_s=np.nan)])
     atomic_write(ctx.run_dir/'history.csv', lambda p: h.to_csv(p, index=False))
@@ -263,7 +330,7 @@ def apply_thresholds(df:pd.DataFrame, th:dict, by:str='') -> np.ndarray:
     return (df.score.to_numpy() >= t).astype(int)
 
 # %% ../../nbs/14_anomaly.ipynb #88ec8f0b
-ANOMALY_METHODS = ('autoencoder', 'patchcore', 'gaussian')
+ANOMALY_METHODS = ('autoencoder', 'patchcore', 'gaussian', 'laplacian')
 
 def anomaly_runs(study_dir) -> pd.DataFrame:
     "Complete fold runs of anomaly methods in `study_dir`: task, backbone, recipe, method, fold, path."
@@ -335,8 +402,31 @@ def anomaly_table_tex(t:pd.DataFrame, # `anomaly_table` output (also `tables/ano
         'Anomaly detection from nominal images: OOF and test ROC-AUC per defect kind (each defect kind against all nominal rows) with its percentile '
         f'bootstrap 95\\% interval over images ({n_boot} resamples), PR-AUC, and test accuracy, recall and false-alarm rate at the Youden threshold chosen on OOF scores.'))
 
+def example_maps(study_dir) -> dict:
+    "Each detector's example maps (its first fold run's `maps.npz`): detector -> dict(ids, kinds, maps, images); detectors without maps left out."
+    out = {}
+    for (task, bb, rec), g in anomaly_runs(study_dir).groupby(['task', 'backbone', 'recipe']):
+        p = Path(g.sort_values('fold').path.iloc[0])/MAP_FILE
+        if p.exists(): out[f'{bb}/{rec}'] = dict(np.load(p))
+    return out
+
+def maps_figure(maps:dict) -> Figure:
+    "The example test images (top row) and each detector's anomaly maps of them (a row each, scaled to the row's maximum), double column, a colour bar."
+    dets = list(maps); first = maps[dets[0]]; n = len(first['ids']); cmap = mpl.colormaps[MAP_CMAP]
+    fig = new_figure('double', min(MAX_HEIGHT, (1 + len(dets)) * (DOUBLE * 0.9 / n + 0.12) + 0.2)); axes = fig.subplots(1 + len(dets), n, squeeze=False)
+    for j in range(n):
+        axes[0, j].imshow(first['images'][j], cmap='gray' if first['images'].shape[-1] == 1 else None)
+        axes[0, j].set_title(f"{first['kinds'][j]}\n{str(first['ids'][j])[-12:]}", fontsize=FONT['note'])
+    for i, d in enumerate(dets, 1):
+        m = maps[d]['maps']; m = (m - m.min()) / max(float(m.max() - m.min()), 1e-12)
+        for j in range(n): axes[i, j].imshow(m[j], cmap=cmap, vmin=0, vmax=1)
+        axes[i, 0].set_ylabel(d.split('/')[-1], fontsize=FONT['label'])
+    for ax in axes.flat: ax.set_xticks([]); ax.set_yticks([]); [sp.set_visible(False) for sp in ax.spines.values()]
+    colorbar(fig, ScalarMappable(cmap=cmap), list(axes[1:].flat), 'anomaly map (each row: min to max)')
+    return fig
+
 def write_anomaly_assets(study_dir, out_dir, by:str='', n_boot:int=1000) -> dict:
-    "Write `tables/anomaly.{csv,tex}` and `figures/anomaly_roc_{oof,test}.{png,pdf}` for the anomaly runs of `study_dir`."
+    "Write `tables/anomaly.{csv,tex}`, `figures/anomaly_roc_{oof,test}.{png,pdf}` and `figures/anomaly_maps.{png,pdf}` (where runs kept maps) for the anomaly runs of `study_dir`."
     import matplotlib.pyplot as plt
     s = anomaly_scores(study_dir)
     if s.empty: raise ValueError(f'{study_dir}: no complete anomaly runs (methods {", ".join(ANOMALY_METHODS)})')
@@ -346,4 +436,6 @@ def write_anomaly_assets(study_dir, out_dir, by:str='', n_boot:int=1000) -> dict
     for split in ('oof', 'test'):
         if (s.split == split).any():
             fig = roc_figure(s, split); paths[f'roc_{split}'] = save_figure(fig, out/'figures'/f'anomaly_roc_{split}'); plt.close(fig)
+    if maps := example_maps(study_dir):
+        fig = maps_figure(maps); paths['maps'] = save_figure(fig, out/'figures'/'anomaly_maps'); plt.close(fig)
     return paths

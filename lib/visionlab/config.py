@@ -99,6 +99,9 @@ class Recipe:
     anomaly_topk: float = 0.01  # anomaly_reduce 'topk': share of the map's highest values averaged
     patch_layers: list = field(default_factory=lambda: [1, 2])  # patchcore, gaussian: backbone feature layers (timm feature_info indices) giving patch descriptors
     patch_bank: int = 20000     # patchcore: nominal patches kept in the memory bank (random subsample)
+    patch_coreset: float = 0.0  # patchcore: > 0: the bank is a greedy coreset (Roth et al. 2022) of this share of a random pool of patch_pool nominal patches; 0: patch_bank random patches
+    patch_pool: int = 200000    # patchcore with patch_coreset > 0: nominal patches (random, seeded) the coreset is chosen from
+    anomaly_sigma: float = 0.0  # patchcore: Gaussian sigma (input pixels) smoothing the distance map upsampled to the image (PatchCore: 4); 0 = off
     metadata: list = field(default_factory=list)  # probes: columns of the task's table fused with the image embedding (late fusion; encoding fitted on the training fold only)
     seg_arch: str = 'unet'      # segmentation tasks: smp decoder on the timm encoder named by the backbone: 'unet' or 'fpn'
     seg_dice: float = 1.0       # segmentation: weight of the class-weighted Dice loss
@@ -354,7 +357,8 @@ RECIPE_RULES = [  # (field, valid when, what it must be): a recipe's fixed choic
     ('ae_mse', lambda r: r.ae_mse >= 0 and r.ae_mse + r.ae_ssim > 0, '>= 0, and ae_mse + ae_ssim > 0'), ('ae_ssim', lambda r: r.ae_ssim >= 0, '>= 0'),
     ('anomaly_reduce', lambda r: r.anomaly_reduce in ('mean', 'max', 'topk'), "one of 'mean', 'max', 'topk'"), ('anomaly_topk', lambda r: 0 < r.anomaly_topk <= 1, 'in (0, 1]'),
     ('patch_layers', lambda r: bool(r.patch_layers) and all(isinstance(v, int) and v >= 0 for v in r.patch_layers), 'a non-empty list of feature-layer indices >= 0'),
-    ('patch_bank', lambda r: r.patch_bank >= 1, '>= 1'),
+    ('patch_bank', lambda r: r.patch_bank >= 1, '>= 1'), ('patch_coreset', lambda r: 0 <= r.patch_coreset <= 1, 'in [0, 1]'),
+    ('patch_pool', lambda r: r.patch_pool >= 1, '>= 1'), ('anomaly_sigma', lambda r: r.anomaly_sigma >= 0, '>= 0 (0: no smoothing)'),
     ('metadata', lambda r: not r.metadata or (r.method in PROBES and not r.robust and r.pseudo_rounds == 0), 'empty unless method is a probe with robust: [] and pseudo_rounds: 0 (the fused probe needs the rows\' metadata, which corrupted copies and pool images do not have)'),
     ('seg_arch', lambda r: r.seg_arch in ('unet', 'fpn'), "'unet' or 'fpn'"), ('seg_tta', lambda r: r.seg_tta in ('none', 'flips', 'd4'), "'none', 'flips' or 'd4'"),
     ('seg_dice', lambda r: r.seg_dice >= 0 and r.seg_dice + r.seg_focal > 0, '>= 0, and seg_dice + seg_focal > 0'), ('seg_focal', lambda r: r.seg_focal >= 0, '>= 0'),
