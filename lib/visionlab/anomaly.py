@@ -28,7 +28,8 @@ __all__ = ['REDUCES', 'LAPLACE_WINDOW', 'MAP_FILE', 'MAP_SIZE', 'ANOMALY_METHODS
            'greedy_coreset', 'smooth_maps', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer', 'AEScore', 'PatchScore',
            'LaplacianScore', 'scores_of', 'fit_autoencoder', 'fit_patchcore', 'fit_laplacian', 'save_example_maps',
            'fit_gaussian', 'youden_threshold', 'fit_thresholds', 'apply_thresholds', 'anomaly_runs', 'anomaly_scores',
-           'anomaly_table', 'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
+           'either_detector', 'anomaly_table', 'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure',
+           'write_anomaly_assets']
 
 # %% ../../nbs/14_anomaly.ipynb #ed4c0051
 def gaussian_window(size:int=11, sigma:float=1.5, device=None) -> torch.Tensor:
@@ -353,6 +354,16 @@ def anomaly_scores(study_dir) -> pd.DataFrame:
         out.append(pd.concat(parts).assign(detector=f'{bb}/{rec}', task=task)[['task', 'detector', 'split', 'id', 'label', 'defect', 'score']])
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=['task', 'detector', 'split', 'id', 'label', 'defect', 'score'])
 
+def either_detector(scores:pd.DataFrame, # `anomaly_scores` output
+                    members:list, # detector names (backbone/recipe) to combine
+                   ) -> pd.DataFrame:
+    "Rows of a detector that flags an image when any member does: per split and image, the maximum of the members' z-scores, named 'a+b'."
+    g = scores[scores.detector.isin(members)]
+    if g.detector.nunique() != len(members): raise ValueError(f'either_detector: {sorted(set(members) - set(g.detector))} not among the detectors {sorted(scores.detector.unique())}')
+    keys = [c for c in ('task', 'split', 'id', 'label', 'defect') if c in scores]
+    z = g.pivot_table(index=keys, columns='detector', values='score', aggfunc='first', dropna=False)[members]
+    return z.max(axis=1, skipna=False).rename('score').reset_index().dropna(subset=['score']).assign(detector='+'.join(members))[scores.columns]
+
 def anomaly_table(scores:pd.DataFrame, by:str='', n_boot:int=1000) -> pd.DataFrame:
     "Per detector and defect kind: OOF/test ROC-AUC (bootstrap 95% CI over rows) and PR-AUC, and test accuracy, recall and false alarms at the OOF Youden threshold."
     from sklearn.metrics import average_precision_score
@@ -426,10 +437,13 @@ def maps_figure(maps:dict) -> Figure:
     return fig
 
 def write_anomaly_assets(study_dir, out_dir, by:str='', n_boot:int=1000) -> dict:
-    "Write `tables/anomaly.{csv,tex}`, `figures/anomaly_roc_{oof,test}.{png,pdf}` and `figures/anomaly_maps.{png,pdf}` (where runs kept maps) for the anomaly runs of `study_dir`."
+    "Write `tables/anomaly.{csv,tex}`, `figures/anomaly_roc_{oof,test}.{png,pdf}` and `figures/anomaly_maps.{png,pdf}` (where runs kept maps) for the anomaly runs of `study_dir`; with one patchcore and one gaussian detector, also their `either_detector`."
     import matplotlib.pyplot as plt
     s = anomaly_scores(study_dir)
     if s.empty: raise ValueError(f'{study_dir}: no complete anomaly runs (methods {", ".join(ANOMALY_METHODS)})')
+    runs = anomaly_runs(study_dir); det = runs.backbone + '/' + runs.recipe
+    pair = [det[runs.method == m].iloc[0] for m in ('patchcore', 'gaussian') if (runs.method == m).sum() and det[runs.method == m].nunique() == 1]
+    if len(pair) == 2: s = pd.concat([s, either_detector(s, pair)], ignore_index=True)   # patch evidence (local) or pooled statistics (global)
     t = anomaly_table(s, by, n_boot); out = Path(out_dir); paths = {}
     paths['csv'] = write_csv(t, out/'tables'/'anomaly.csv')
     paths['tex'] = save_table(anomaly_table_tex(t, n_boot), out/'tables'/'anomaly.tex')

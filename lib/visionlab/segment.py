@@ -13,7 +13,7 @@ from torch.utils.data import Dataset, DataLoader
 from .config import Recipe, atomic_write, write_csv
 from .data import FMNIST_DIR, read_idx, register_task, TaskData, get_task
 from .models import OFFLINE_WEIGHTS
-from .train import make_optimizer, make_scheduler, norm_stats
+from .train import make_optimizer, make_scheduler, norm_stats, state_copy
 from .calibrate import resample_counts
 from matplotlib.figure import Figure
 from .report import escaped, save_table
@@ -200,21 +200,32 @@ def predict_masks(model:nn.Module, dl, tta:str='none') -> np.ndarray:
     return np.concatenate([seg_tta(model, x.to(dev), tta).argmax(1).cpu().numpy().astype(np.uint8) for x, _ in dl])
 
 def fit_segmenter(model:nn.Module, train_dl, valid_dl, r:Recipe, weights:torch.Tensor, num_classes:int, history_path=None, progress:bool=False) -> pd.DataFrame:
-    "Train `model` with the class-weighted Dice + Focal loss; one history row per epoch (train loss, validation mIoU); returns the history."
+    "Train `model` with the class-weighted Dice + Focal loss (bf16 autocast on GPU, `grad_clip`); keep the best validation-mIoU epoch, stop after `patience` epochs without a `min_delta` gain; returns the history (`kept` marks the kept epoch)."
     dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu'); model.to(dev)
     opt = make_optimizer(model, r); sched = make_scheduler(opt, r, len(train_dl)); rows = []
+    best, best_ep, best_state, wait = -np.inf, 0, None, 0
     for ep in tqdm(range(1, r.epochs + 1), desc='fit', disable=not progress):
         model.train(); tl, n, t0 = 0.0, 0, time.time()
         for x, m in train_dl:
-            x, m = x.to(dev), m.to(dev); loss = seg_loss(model(x), m, weights, r.seg_dice, r.seg_focal, r.focal_gamma)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step(); tl += loss.item() * len(x); n += len(x)
+            x, m = x.to(dev), m.to(dev)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == 'cuda'): logits = model(x)
+            loss = seg_loss(logits.float(), m, weights, r.seg_dice, r.seg_focal, r.focal_gamma)   # the loss in float32: Dice sums many small terms
+            opt.zero_grad(set_to_none=True); loss.backward()
+            if r.grad_clip > 0: nn.utils.clip_grad_norm_(model.parameters(), r.grad_clip)
+            opt.step(); sched.step(); tl += loss.item() * len(x); n += len(x)
         row = dict(epoch=ep, phase='main', train_loss=tl / n, lr=opt.param_groups[0]['lr'], time_s=time.time() - t0, img_per_s=n / (time.time() - t0))
         if valid_dl is not None:
             truth = np.concatenate([m.numpy() for _, m in valid_dl])
             row['miou'] = seg_metrics(seg_confusion(predict_masks(model, valid_dl), truth, num_classes))['miou']
+            if row['miou'] > best + r.min_delta: best, best_ep, best_state, wait = row['miou'], ep, state_copy(model), 0
+            else: wait += 1
         rows.append(row)
         if history_path: atomic_write(history_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
-    return pd.DataFrame(rows)
+        if valid_dl is not None and r.patience and wait >= r.patience: break
+    if best_state is not None: model.load_state_dict(best_state)
+    h = pd.DataFrame(rows); h['kept'] = h.epoch == (best_ep if best_state is not None else len(h))
+    if history_path: atomic_write(history_path, lambda p: h.to_csv(p, index=False))
+    return h
 
 def image_scores(pred:np.ndarray, truth:np.ndarray, num_classes:int) -> pd.DataFrame:
     "Per image: mIoU (classes present in its truth or prediction), mean Dice and pixel accuracy."
