@@ -11,7 +11,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .config import Recipe, seed_everything, atomic_write, write_csv
 from .data import get_task
-from .train import make_loader, FitResult, state_copy, norm_stats
+from .train import make_loader, FitResult, state_copy, norm_stats, denormalise
 from .models import create_backbone, check_backbone
 from .foundation import register_method, MethodRun, MethodContext
 from .calibrate import auc_ci
@@ -23,19 +23,23 @@ from matplotlib.figure import Figure
 from .store import run_index, read_params, read_oof, read_test
 
 # %% auto #0
-__all__ = ['REDUCES', 'LAPLACE_WINDOW', 'MAP_FILE', 'MAP_SIZE', 'ANOMALY_METHODS', 'ANOMALY_HEADERS', 'gaussian_window',
-           'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map', 'PatchFeatures', 'nearest_distance',
-           'greedy_coreset', 'smooth_maps', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer', 'AEScore', 'PatchScore',
-           'LaplacianScore', 'scores_of', 'fit_autoencoder', 'fit_patchcore', 'fit_laplacian', 'save_example_maps',
-           'fit_gaussian', 'youden_threshold', 'fit_thresholds', 'apply_thresholds', 'anomaly_runs', 'anomaly_scores',
-           'either_detector', 'anomaly_table', 'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure',
-           'write_anomaly_assets']
+__all__ = ['REDUCES', 'LAPLACE_WINDOW', 'MAP_FILE', 'MAP_SIZE', 'ANOMALY_METHODS', 'ANOMALY_HEADERS', 'gaussian_1d',
+           'gaussian_window', 'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map', 'PatchFeatures',
+           'nearest_distance', 'greedy_coreset', 'smooth_maps', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer',
+           'AEScore', 'PatchScore', 'LaplacianScore', 'scores_of', 'fit_autoencoder', 'fit_patchcore', 'fit_laplacian',
+           'save_example_maps', 'fit_gaussian', 'youden_threshold', 'fit_thresholds', 'apply_thresholds',
+           'anomaly_runs', 'anomaly_scores', 'either_detector', 'anomaly_table', 'roc_figure', 'anomaly_table_tex',
+           'example_maps', 'maps_figure', 'write_anomaly_assets']
 
 # %% ../../nbs/14_anomaly.ipynb #ed4c0051
+def gaussian_1d(sigma:float, radius:int, dtype=torch.float32, device=None) -> torch.Tensor:
+    "A normalised 1-D Gaussian kernel of 2 * radius + 1 taps."
+    g = torch.exp(-torch.arange(-radius, radius + 1, dtype=dtype, device=device) ** 2 / (2 * sigma ** 2)); return g / g.sum()
+
 def gaussian_window(size:int=11, sigma:float=1.5, device=None) -> torch.Tensor:
-    "A normalised 2-D Gaussian window (size x size)."
-    g = torch.exp(-(torch.arange(size, dtype=torch.float32, device=device) - size // 2) ** 2 / (2 * sigma ** 2))
-    g = g / g.sum(); return g[:, None] * g[None, :]
+    "A normalised 2-D Gaussian window (size x size, size odd)."
+    if size % 2 == 0: raise ValueError(f"gaussian_window size must be odd, got {size}")
+    g = gaussian_1d(sigma, size // 2, device=device); return g[:, None] * g[None, :]
 
 def ssim_map(x:torch.Tensor, y:torch.Tensor, data_range:float=1.0, size:int=11, sigma:float=1.5) -> torch.Tensor:
     "Per-pixel SSIM of image batches `x`, `y` (N,C,H,W) in a Gaussian window, averaged over channels: (N,H,W)."
@@ -137,7 +141,7 @@ def smooth_maps(m:torch.Tensor, sigma:float) -> torch.Tensor:
     "Maps (N,H,W) blurred by a separable Gaussian of `sigma` pixels (radius 4 sigma, reflected borders); unchanged for sigma 0."
     if sigma <= 0: return m
     r = min(int(round(4 * sigma)), m.shape[-1] - 1, m.shape[-2] - 1)
-    g = torch.exp(-torch.arange(-r, r + 1, dtype=m.dtype, device=m.device) ** 2 / (2 * sigma ** 2)); g = g / g.sum()
+    g = gaussian_1d(sigma, r, m.dtype, m.device)
     y = F.pad(m[:, None], (r, r, r, r), mode='reflect')
     return F.conv2d(F.conv2d(y, g.view(1, 1, 1, -1)), g.view(1, 1, -1, 1))[:, 0]
 
@@ -198,7 +202,7 @@ class LaplacianScore(nn.Module):
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer('k', torch.tensor([[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]]).view(1, 1, 3, 3))
-    def maps(self, x): return F.avg_pool2d(F.conv2d((x * self.std + self.mean).mean(1, keepdim=True), self.k) ** 2, self.window, 1)[:, 0]
+    def maps(self, x): return F.avg_pool2d(F.conv2d(denormalise(x, self.mean, self.std).mean(1, keepdim=True), self.k) ** 2, self.window, 1)[:, 0]
     def forward(self, x):
         m = self.maps(x).flatten(1); return m.amax(1) / m.median(1).values.clamp_min(1e-12)
 
@@ -283,7 +287,7 @@ def save_example_maps(ctx:MethodContext, score_fn:nn.Module, per_kind:int=2) -> 
     x = torch.cat([b for b, _ in make_loader(ctx.td, 'test', rows, ctx.recipe, ctx.backbone, train=False)])
     small = lambda t: F.interpolate(t, size=(MAP_SIZE, MAP_SIZE), mode='area')
     m = small(score_fn.eval().maps(x)[:, None])[:, 0]; mean, std = norm_stats(ctx.backbone, ctx.td.channels)
-    im = (small(x) * torch.tensor(std).view(1, -1, 1, 1) + torch.tensor(mean).view(1, -1, 1, 1)).clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1)
+    im = denormalise(small(x), mean, std).clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1)
     path = ctx.run_dir/MAP_FILE
     atomic_write(path, lambda p: np.savez_compressed(open(p, 'wb'), ids=rows.id.to_numpy().astype(str), kinds=rows.kind.to_numpy().astype(str),
                                                      maps=m.numpy().astype(np.float32), images=im.numpy()))

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd
 import torch, torch.nn as nn
 from .config import Recipe, from_dict
 from .data import get_task
-from .train import make_loader, load_checkpoint, norm_stats
+from .train import make_loader, load_checkpoint, norm_stats, denormalise
 from .losses import softmax
 from .store import complete_runs, model_names, read_params, read_oof, run_file
 import matplotlib as mpl
@@ -62,7 +62,7 @@ def gradcam_rows(oof:pd.DataFrame, n_errors:int=8, n_per_class:int=2, seed:int=0
 # %% ../../nbs/15_explain.ipynb #0e4ddd5a
 def _display(x:torch.Tensor, mean, std) -> np.ndarray:
     "Normalised images (N,C,H,W) back to RGB floats in [0, 1] (grayscale repeated)."
-    im = (x.permute(0, 2, 3, 1).numpy() * np.array(std) + np.array(mean)).clip(0, 1)
+    im = denormalise(x.double(), mean, std).permute(0, 2, 3, 1).numpy().clip(0, 1)
     return np.repeat(im, 3, axis=3) if im.shape[3] == 1 else im
 
 def gradcam_figure(images:np.ndarray, cams:np.ndarray, titles:list, cols:int=6) -> Figure:

@@ -21,11 +21,11 @@ from .models import create_backbone, backbone_config
 from .losses import get_loss, classification_metrics, is_better, class_balanced_weights, adjust_logits, class_counts
 
 # %% auto #0
-__all__ = ['ImageDataset', 'norm_stats', 'class_sampler', 'ArrayDataset', 'BatchLoader', 'group_labels', 'batch_path',
-           'make_loader', 'with_sampler', 'train_counts', 'make_optimizer', 'cycle_position', 'make_scheduler',
-           'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn', 'optimizer_step', 'weight_averages', 'batchnorm_eval',
-           'mixed_loss', 'train_epoch', 'FitResult', 'state_copy', 'best_epochs', 'pick_final', 'final_weights', 'fit',
-           'CheckpointError', 'save_checkpoint', 'load_checkpoint']
+__all__ = ['ImageDataset', 'norm_stats', 'denormalise', 'class_sampler', 'ArrayDataset', 'BatchLoader', 'group_labels',
+           'batch_path', 'make_loader', 'with_sampler', 'train_counts', 'make_optimizer', 'cycle_position',
+           'make_scheduler', 'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn', 'optimizer_step', 'weight_averages',
+           'batchnorm_eval', 'mixed_loss', 'train_epoch', 'FitResult', 'state_copy', 'best_epochs', 'pick_final',
+           'final_weights', 'fit', 'CheckpointError', 'save_checkpoint', 'load_checkpoint']
 
 # %% ../../nbs/06_train.ipynb #356a5ddc
 class ImageDataset(Dataset):
@@ -41,6 +41,11 @@ def norm_stats(backbone:str, channels:int) -> tuple:
     "Mean and std for `backbone`'s inputs, averaged to one value when images are grayscale."
     cfg = backbone_config(backbone, in_chans=channels)
     return cfg['mean'], cfg['std']
+
+def denormalise(x:torch.Tensor, mean, std) -> torch.Tensor:
+    "Normalised images (N,C,H,W) back to pixel values, `x * std + mean` per channel, in `x`'s dtype (the inverse of the loaders' normalisation)."
+    v = lambda s: torch.as_tensor(s, dtype=x.dtype, device=x.device).reshape(1, -1, 1, 1)
+    return x * v(std) + v(mean)
 
 # %% ../../nbs/06_train.ipynb #f03e4149
 SAMPLERS.update({'shuffle': None, 'balanced': 1.0, 'sqrt': 0.5})   # name -> power p: each image drawn with probability ∝ n_c^-p
