@@ -26,10 +26,10 @@ from .store import run_index, read_params, read_oof, read_test
 __all__ = ['REDUCES', 'LAPLACE_WINDOW', 'MAP_FILE', 'MAP_SIZE', 'ANOMALY_METHODS', 'ANOMALY_HEADERS', 'gaussian_1d',
            'gaussian_window', 'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map', 'PatchFeatures',
            'nearest_distance', 'greedy_coreset', 'smooth_maps', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer',
-           'AEScore', 'PatchScore', 'LaplacianScore', 'scores_of', 'fit_autoencoder', 'fit_patchcore', 'fit_laplacian',
-           'save_example_maps', 'fit_gaussian', 'youden_threshold', 'fit_thresholds', 'apply_thresholds',
-           'anomaly_runs', 'anomaly_scores', 'either_detector', 'anomaly_table', 'roc_figure', 'anomaly_table_tex',
-           'example_maps', 'maps_figure', 'write_anomaly_assets']
+           'AEScore', 'PatchScore', 'LaplacianScore', 'scores_of', 'fit_autoencoder', 'patch_bank', 'fit_patchcore',
+           'fit_laplacian', 'save_example_maps', 'fit_gaussian', 'youden_threshold', 'fit_thresholds',
+           'apply_thresholds', 'anomaly_runs', 'anomaly_scores', 'either_detector', 'anomaly_table', 'roc_figure',
+           'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
 
 # %% ../../nbs/14_anomaly.ipynb #ed4c0051
 def gaussian_1d(sigma:float, radius:int, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -254,20 +254,23 @@ def fit_autoencoder(ctx:MethodContext) -> MethodRun:
     res = FitResult(pd.DataFrame(rows), {}, r.epochs, {}, time.time() - t0, {}, [len(nom), 0], 'last', {})
     return MethodRun(scorer, res, state_copy(scorer), extra=dict(nominal_train=len(nom), ae_params=sum(p.numel() for p in ae.parameters())))
 
-@register_method('patchcore')
-def fit_patchcore(ctx:MethodContext) -> MethodRun:
-    "A memory bank of the training fold's nominal patch features (greedy coreset of `patch_coreset` of a `patch_pool` pool, else `patch_bank` random patches); return its standardised scorer."
-    r, td, t0 = ctx.recipe, ctx.td, time.time(); nom = _nominal(ctx)
-    feats = PatchFeatures(ctx.backbone, r.patch_layers, td.channels, r.pretrained, r.img_size).eval()
-    dl = make_loader(td, 'train', nom, r, ctx.backbone, train=False)
+def patch_bank(feats:nn.Module, dl, r:Recipe, seed:int=0, progress:bool=False) -> tuple:
+    "`(bank, n)`: a memory bank of the patch descriptors `feats` gives the images of loader `dl` (greedy coreset of `patch_coreset` of a seeded `patch_pool` pool, else `patch_bank` random patches) and how many patches there were."
     with torch.no_grad():
-        P = torch.cat([feats(x).permute(0, 2, 3, 1).flatten(0, 2) for x, _ in tqdm(dl, desc='patches', disable=not ctx.progress)])
-    g = torch.Generator().manual_seed(ctx.seed)
+        P = torch.cat([feats(x).permute(0, 2, 3, 1).flatten(0, 2) for x, _ in tqdm(dl, desc='patches', disable=not progress)])
+    g = torch.Generator().manual_seed(seed)
     if r.patch_coreset > 0:
         pool = P[torch.randperm(len(P), generator=g)[:r.patch_pool]]
-        bank = pool[greedy_coreset(pool, max(1, round(r.patch_coreset * len(pool))), seed=ctx.seed, progress=ctx.progress)].clone()
-    else: bank = P[torch.randperm(len(P), generator=g)[:r.patch_bank]].clone()
-    return _untrained_run(ctx, PatchScore(feats, bank, r), nom, t0, dict(bank=len(bank), patches=len(P), patch_dim=int(P.shape[1]), coreset=r.patch_coreset > 0))
+        return pool[greedy_coreset(pool, max(1, round(r.patch_coreset * len(pool))), seed=seed, progress=progress)].clone(), len(P)
+    return P[torch.randperm(len(P), generator=g)[:r.patch_bank]].clone(), len(P)
+
+@register_method('patchcore')
+def fit_patchcore(ctx:MethodContext) -> MethodRun:
+    "A memory bank of the training fold's nominal patch features (`patch_bank`); return its standardised scorer."
+    r, td, t0 = ctx.recipe, ctx.td, time.time(); nom = _nominal(ctx)
+    feats = PatchFeatures(ctx.backbone, r.patch_layers, td.channels, r.pretrained, r.img_size).eval()
+    bank, n = patch_bank(feats, make_loader(td, 'train', nom, r, ctx.backbone, train=False), r, ctx.seed, ctx.progress)
+    return _untrained_run(ctx, PatchScore(feats, bank, r), nom, t0, dict(bank=len(bank), patches=n, patch_dim=int(bank.shape[1]), coreset=r.patch_coreset > 0))
 
 @register_method('laplacian')
 def fit_laplacian(ctx:MethodContext) -> MethodRun:

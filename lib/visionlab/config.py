@@ -12,12 +12,12 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['PROBES', 'FEATURE_POOLS', 'HEAD_INITS', 'RESIZES', 'SAFE_NAME', 'COMBINE_KEYS', 'SELECTS', 'EXECUTORS', 'SLURM_KEYS',
-           'VARIANT_SEP', 'METRIC_NAMES', 'RECIPE_RULES', 'StudyError', 'Recipe', 'Study', 'check_value', 'from_dict',
-           'check_name', 'folder_name', 'check_axis', 'value_text', 'grid_points', 'grid_name', 'check_grid_block',
-           'check_combine', 'check_executor', 'expand_task_grid', 'check_review', 'check_study', 'load_study',
-           'study_recipes', 'prompt_languages', 'check_recipe_rules', 'seed_everything', 'params_hash', 'atomic_write',
-           'write_json', 'write_csv', 'repo_root', 'template', 'optional_tool', 'skip_summary']
+__all__ = ['PROBES', 'FEATURE_POOLS', 'EVIDENCE', 'HEAD_INITS', 'RESIZES', 'SAFE_NAME', 'COMBINE_KEYS', 'SELECTS', 'EXECUTORS',
+           'SLURM_KEYS', 'VARIANT_SEP', 'METRIC_NAMES', 'RECIPE_RULES', 'StudyError', 'Recipe', 'Study', 'check_value',
+           'from_dict', 'check_name', 'folder_name', 'check_axis', 'value_text', 'grid_points', 'grid_name',
+           'check_grid_block', 'check_combine', 'check_executor', 'expand_task_grid', 'check_review', 'check_study',
+           'load_study', 'study_recipes', 'prompt_languages', 'check_recipe_rules', 'seed_everything', 'params_hash',
+           'atomic_write', 'write_json', 'write_csv', 'repo_root', 'template', 'optional_tool', 'skip_summary']
 
 # %% ../../nbs/00_config.ipynb #51fdff6b
 class StudyError(ValueError):
@@ -26,6 +26,7 @@ class StudyError(ValueError):
 # %% ../../nbs/00_config.ipynb #03d08e8a
 PROBES = ('linear_probe', 'mlp_probe')  # methods that train on cached frozen features
 FEATURE_POOLS = ('avg', 'max', 'avgmax')  # how probes pool a CNN's last feature map
+EVIDENCE = ('embedding', 'texture', 'laplacian', 'patchknn')  # evidence_probe: the column groups one logistic regression sees (`visionlab.evidence`)
 HEAD_INITS = ('zero', 'probe')  # how finetune/lora start their new head
 RESIZES = ('stretch', 'pad', 'crop')  # how images are brought to img_size (`visionlab.augment.resize_ops`)
 
@@ -102,6 +103,8 @@ class Recipe:
     patch_coreset: float = 0.0  # patchcore: > 0: the bank is a greedy coreset (Roth et al. 2022) of this share of a random pool of patch_pool nominal patches; 0: patch_bank random patches
     patch_pool: int = 200000    # patchcore with patch_coreset > 0: nominal patches (random, seeded) the coreset is chosen from
     anomaly_sigma: float = 0.0  # patchcore: Gaussian sigma (input pixels) smoothing the distance map upsampled to the image (PatchCore: 4); 0 = off
+    evidence: list = field(default_factory=list)  # evidence_probe: column groups beside each other, from EVIDENCE: the backbone's pooled 'embedding', shallow 'texture' statistics, the 'laplacian' score, the 'patchknn' score against the fold's nominal patches
+    patch_size: int = 0         # evidence_probe 'patchknn': image side the patches are taken at (bilinear resize inside the model); 0 = img_size
     metadata: list = field(default_factory=list)  # probes: columns of the task's table fused with the image embedding (late fusion; encoding fitted on the training fold only)
     seg_arch: str = 'unet'      # segmentation tasks: smp decoder on the timm encoder named by the backbone: 'unet' or 'fpn'
     seg_dice: float = 1.0       # segmentation: weight of the class-weighted Dice loss
@@ -359,6 +362,10 @@ RECIPE_RULES = [  # (field, valid when, what it must be): a recipe's fixed choic
     ('patch_layers', lambda r: bool(r.patch_layers) and all(isinstance(v, int) and v >= 0 for v in r.patch_layers), 'a non-empty list of feature-layer indices >= 0'),
     ('patch_bank', lambda r: r.patch_bank >= 1, '>= 1'), ('patch_coreset', lambda r: 0 <= r.patch_coreset <= 1, 'in [0, 1]'),
     ('patch_pool', lambda r: r.patch_pool >= 1, '>= 1'), ('anomaly_sigma', lambda r: r.anomaly_sigma >= 0, '>= 0 (0: no smoothing)'),
+    ('evidence', lambda r: set(r.evidence) <= set(EVIDENCE) and len(set(r.evidence)) == len(r.evidence), f"a list of distinct names from {', '.join(EVIDENCE)}"),
+    ('evidence', lambda r: bool(r.evidence) == (r.method == 'evidence_probe'), "non-empty exactly when method is 'evidence_probe'"),
+    ('evidence', lambda r: r.method != 'evidence_probe' or (not r.metadata and r.pseudo_rounds == 0 and r.tta == 'none'), "used with metadata: [], pseudo_rounds: 0 and tta: none (evidence columns come from the plain image)"),
+    ('patch_size', lambda r: r.patch_size >= 0, '>= 0 (0: img_size)'),
     ('metadata', lambda r: not r.metadata or (r.method in PROBES and not r.robust and r.pseudo_rounds == 0), 'empty unless method is a probe with robust: [] and pseudo_rounds: 0 (the fused probe needs the rows\' metadata, which corrupted copies and pool images do not have)'),
     ('seg_arch', lambda r: r.seg_arch in ('unet', 'fpn'), "'unet' or 'fpn'"), ('seg_tta', lambda r: r.seg_tta in ('none', 'flips', 'd4'), "'none', 'flips' or 'd4'"),
     ('seg_dice', lambda r: r.seg_dice >= 0 and r.seg_dice + r.seg_focal > 0, '>= 0, and seg_dice + seg_focal > 0'), ('seg_focal', lambda r: r.seg_focal >= 0, '>= 0'),

@@ -23,8 +23,8 @@ from .probes import cached_features, split_hashes, feature_loader, ProbeMLP, lin
 __all__ = ['CLIP_PREFIX', 'TINY_CLIP', 'PROMPTS', 'LORA_TYPES', 'oc', 'parse_clip', 'check_clip', 'clip_model', 'clip_config',
            'ClipClassifier', 'create_clip', 'prompt_templates', 'class_prompts', 'text_embeddings',
            'zeroshot_classifier', 'lora_targets', 'add_lora', 'parameter_counts', 'save_adapter', 'MethodRun',
-           'register_method', 'MethodContext', 'fit_method', 'probe_head', 'fit_finetune', 'fit_lora', 'fit_zeroshot',
-           'metadata_encoder', 'encode_metadata', 'pool_features', 'fit_probe']
+           'register_method', 'MethodContext', 'fit_method', 'probe_head', 'fit_finetune', 'fit_lora',
+           'untrained_result', 'fit_zeroshot', 'metadata_encoder', 'encode_metadata', 'pool_features', 'fit_probe']
 
 # %% ../../nbs/13_foundation.ipynb #95e4db71
 CLIP_PREFIX = 'clip:'
@@ -269,7 +269,8 @@ def _history(valid:dict, seconds:float) -> pd.DataFrame:
     "The one-row history of a method that does not train epochs (zero-shot, logistic regression)."
     return pd.DataFrame([dict(epoch=0, phase='main', train_loss=np.nan, **valid, lr=0.0, time_s=seconds, img_per_s=np.nan)])
 
-def _result(valid:dict, seconds:float, counts, history_path=None) -> FitResult:
+def untrained_result(valid:dict, seconds:float, counts, history_path=None) -> FitResult:
+    "The `FitResult` of a method fitted without epochs: one history row (written to `history_path` when given), validation metrics `valid`."
     h = _history(valid, seconds)
     if history_path: atomic_write(history_path, lambda p: h.to_csv(p, index=False))
     return FitResult(h, {}, 0, valid, seconds, {}, list(counts), 'best', {})
@@ -283,7 +284,7 @@ def fit_zeroshot(ctx:MethodContext) -> MethodRun:
     model = zeroshot_classifier(ctx.backbone, td.name, td.classes, td.channels, r.prompt_langs, r.class_descriptions, r.logit_scale)
     oof = None if ctx.valid_dl is None else predict_logits(model, ctx.valid_dl, r.tta)
     valid = {} if oof is None else classification_metrics(ctx.va.label.to_numpy(), oof)
-    res = _result(valid, time.time() - t0, _counts(ctx), ctx.run_dir/'history.csv')
+    res = untrained_result(valid, time.time() - t0, _counts(ctx), ctx.run_dir/'history.csv')
     return MethodRun(model, res, state_copy(model), oof, extra=dict(prompts=sum(map(len, class_prompts(td.name, td.classes, r.prompt_langs, r.class_descriptions)))))
 
 # %% ../../nbs/13_foundation.ipynb #e882c95b
@@ -371,7 +372,7 @@ def fit_probe(ctx:MethodContext) -> MethodRun:
     else: probe = fit_fn(X, y)
     oof = np.zeros((0, len(td.classes)), np.float32) if Xv is None else _logits(probe, Xv)
     valid = {} if Xv is None else classification_metrics(yv, oof)
-    res = getattr(probe, 'fit_result', None) or _result(valid, time.time() - t0, np.bincount(y, minlength=len(td.classes)))
+    res = getattr(probe, 'fit_result', None) or untrained_result(valid, time.time() - t0, np.bincount(y, minlength=len(td.classes)))
     atomic_write(ctx.run_dir/'history.csv', lambda p: res.history.to_csv(p, index=False))
     extra = dict(features=info, probe_params=sum(p.numel() for p in probe.parameters()), metadata_dims=int(X.shape[1] - info['dim']), **({'probe_c': probe.C} if hasattr(probe, 'C') else {}))
     return MethodRun(FeatureHead(bb, probe, r.feature_pool).eval(), res, state_copy(probe), oof, None if F_te is None else _logits(probe, F_te),

@@ -17,9 +17,9 @@ from .data import TaskData, DataError, scan_images
 from .train import make_loader, norm_stats
 
 # %% auto #0
-__all__ = ['FEATURE_VERSION', 'PROBE_CS', 'state_hash', 'feature_key', 'FeatureCache', 'pooled_features', 'split_hashes',
-           'cached_features', 'FeatureDataset', 'feature_loader', 'ProbeMLP', 'inner_c', 'linear_probe', 'FeatureHead',
-           'pool_rows', 'proba', 'self_train']
+__all__ = ['FEATURE_VERSION', 'PROBE_CS', 'state_hash', 'feature_key', 'FeatureCache', 'pooled_features', 'module_features',
+           'split_hashes', 'cached_features', 'FeatureDataset', 'feature_loader', 'ProbeMLP', 'inner_c', 'linear_probe',
+           'FeatureHead', 'pool_rows', 'proba', 'self_train']
 
 # %% ../../nbs/06a_probes.ipynb #31aec9d7
 FEATURE_VERSION = 1   # bump when the extraction code changes what a cached feature means
@@ -32,11 +32,12 @@ def state_hash(model:nn.Module) -> str:
         h.update(f'{k}{tuple(v.shape)}{v.dtype}'.encode()); h.update(v.view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
-def feature_key(backbone:str, model:nn.Module, recipe:Recipe, channels:int) -> str:
-    "Cache folder name of an extractor: hash of the backbone name, its weights and the preprocessing."
+def feature_key(backbone:str, model:nn.Module, recipe:Recipe, channels:int, kind:str='') -> str:
+    "Cache folder name of an extractor: hash of the backbone name, its weights and the preprocessing (and `kind`, for a module's own outputs)."
     mean, std = norm_stats(backbone, channels)
     spec = dict(backbone=backbone, weights=state_hash(model), img_size=recipe.img_size, mean=mean, std=std,
-                pool=recipe.feature_pool, channels=channels, version=FEATURE_VERSION, **({'resize': recipe.resize} if recipe.resize != 'stretch' else {}))
+                channels=channels, version=FEATURE_VERSION, **({'kind': kind} if kind else {'pool': recipe.feature_pool}),
+                **({'resize': recipe.resize} if recipe.resize != 'stretch' else {}))
     return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
 
 # %% ../../nbs/06a_probes.ipynb #26b823a8
@@ -86,6 +87,14 @@ def pooled_features(model:nn.Module, dl, pool:str='avg', device=None, progress:b
         out.append(_pool(model, model.forward_features(x.to(device)), pool).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
+@torch.no_grad()
+def module_features(module:nn.Module, dl, device=None, progress:bool=False) -> np.ndarray:
+    "Outputs (N, D) float32 of a feature module (images -> columns) on every sample of `dl`, in order."
+    from tqdm.auto import tqdm
+    device = device or next(iter(module.parameters()), torch.empty(0)).device; module.eval(); out = []
+    for x, _ in tqdm(dl, desc='features', leave=False, disable=not progress): out.append(module(x.to(device)).float().cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
 def split_hashes(td:TaskData, split:str, image_cache=None) -> pd.Series:
     "Content hash of every row of a split (from its `hash` column, else a scan); an unreadable image is a DataError naming it."
     t = td.table(split)
@@ -96,16 +105,18 @@ def split_hashes(td:TaskData, split:str, image_cache=None) -> pd.Series:
     return scan['hash']
 
 def cached_features(td:TaskData, split:str, backbone:str, model:nn.Module, recipe:Recipe, cache_root, # model: features only
-                    image_cache=None, progress:bool=False) -> tuple:
+                    image_cache=None, progress:bool=False,
+                    kind:str='', # '': the backbone's pooled features (`recipe.feature_pool`); a name: `model(x)` of a feature module, cached under that name
+                   ) -> tuple:
     "Features of every row of `split` (cache hits reused, the rest extracted and stored), and `{key, hit, computed, dim}`."
-    hashes = split_hashes(td, split, image_cache); key = feature_key(backbone, model, recipe, td.channels)
+    hashes = split_hashes(td, split, image_cache); key = feature_key(backbone, model, recipe, td.channels, kind)
     cache = FeatureCache(cache_root, key); feats, found = cache.get(hashes)
     if not found.all():
         with cache.lock():                    # a parallel run of the same extractor waits here, then finds its rows
             feats, found = cache.get(hashes)
             if not found.all():
                 dl = make_loader(td, split, td.table(split)[~found], replace(recipe, augment='none'), backbone, train=False)
-                cache.put(hashes[~found], pooled_features(model, dl, recipe.feature_pool, progress=progress))
+                cache.put(hashes[~found], module_features(model, dl, progress=progress) if kind else pooled_features(model, dl, recipe.feature_pool, progress=progress))
         feats = cache.get(hashes)[0]
     return feats, dict(key=key, hit=int(found.sum()), computed=int((~found).sum()), dim=int(feats.shape[1]))
 

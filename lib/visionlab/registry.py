@@ -53,7 +53,7 @@ CORRUPTIONS = Registry('corruption', ('visionlab.predict',), "`CORRUPTIONS['name
 SAMPLERS = Registry('sampler', ('visionlab.train',), "`SAMPLERS['name'] = power p` (p ~ n_c^-p) (visionlab.train)")
 SCHEDULES = Registry('schedule', ('visionlab.train',), "a branch of `make_scheduler` (visionlab.train)")
 FINAL_MODELS = Registry('final model', ('visionlab.train',), "a branch of `fit`'s final-weights choice (visionlab.train)")
-METHODS = Registry('method', ('visionlab.foundation', 'visionlab.anomaly'), "`@register_method('name')` on `f(ctx) -> MethodRun` (visionlab.foundation)")
+METHODS = Registry('method', ('visionlab.foundation', 'visionlab.anomaly', 'visionlab.evidence'), "`@register_method('name')` on `f(ctx) -> MethodRun` (visionlab.foundation)")
 ENSEMBLES = Registry('combiner', ('visionlab.ensemble',), "`@register_combiner('name')` on `fit(P, y, seed) -> predict` (visionlab.ensemble)")
 
 REGISTRIES = {'tasks': TASKS, 'backbones': BACKBONES, 'loss': LOSSES, 'augment': AUGMENTS, 'group_augment': AUGMENTS, 'tta': TTAS,
