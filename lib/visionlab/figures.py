@@ -20,7 +20,7 @@ from .calibrate import has_test_labels
 from .config import Study, StudyError, from_dict, study_recipes, grid_points, grid_name, value_text
 from .losses import classification_metrics
 from .report import booktabs_table, latex_escape, save_table
-from .style import (FONT, MAX_HEIGHT, colorbar, fitted_range, heatmap, legend_cols, line_style, new_figure, new_panels,
+from .style import (FONT, MAX_HEIGHT, colorbar, confusion_heatmap, fitted_range, heatmap, legend_cols, line_style, new_figure, new_panels, slant_labels,
     save_figure, save_paper_figure, style_axes)
 from .store import complete_runs, model_names, read_study_record, read_oof, read_history, read_features
 
@@ -46,25 +46,14 @@ def summary_caption(summary:dict, # `study_summary` output
     return (f"{latex_escape(summary['task'])}: out-of-fold accuracy and macro-F1, mean $\\pm$ std over {n} folds.{comb}{test}{hw} Best in bold.")
 
 # %% ../../nbs/10_figures.ipynb #3e0606af
-def _slant(labels):
-    "Slant x tick labels longer than 3 characters, so that neighbours do not overlap."
-    if labels and max(len(t.get_text()) for t in labels) > 3:
-        for t in labels: t.set(rotation=45, ha='right', rotation_mode='anchor')
-
 def confusion_figure(labels, # true class per sample, int (N,)
                      preds, # predicted class per sample, int (N,)
                      classes:list, # class names, index = class id
                      title:str='', # axes title
                      normalize:bool=True, # each row in percent of its count (recall per class on the diagonal)
                     ) -> Figure:
-    "Confusion-matrix heatmap, each cell the integer percent of its row (or a count); axes 'predicted' and 'true'; one column wide up to 10 classes."
-    cm = confusion_matrix(labels, preds, labels=np.arange(len(classes))).astype(float)
-    if normalize: cm = 100 * cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    n = len(classes); fig = new_figure('single', 3.4) if n <= 10 else new_figure('double', min(MAX_HEIGHT, 1.8 + 0.26*n)); ax = fig.add_subplot()
-    im = heatmap(ax, cm, classes, classes, '{:.0f}' if n <= 30 else None, vmin=0, vmax=100 if normalize else max(cm.max(), 1))
-    style_axes(ax, 'predicted', 'true', title, grid=None); ax.set_aspect('equal'); ax.tick_params(length=2)
-    colorbar(fig, im, ax, '% of the true class' if normalize else 'images'); _slant(ax.get_xticklabels())
-    return fig
+    "Confusion-matrix heatmap of predictions (`confusion_heatmap`): each cell the integer percent of its row (or a count)."
+    return confusion_heatmap(confusion_matrix(labels, preds, labels=np.arange(len(classes))), classes, title, normalize)
 
 # %% ../../nbs/10_figures.ipynb #3f1b6fe8
 def write_summary_assets(summary:dict, # `visionlab.ensemble.study_summary` output
@@ -105,7 +94,7 @@ def f1_figure(f1:pd.DataFrame, # `per_class_f1` output: rows = models, columns =
     r, c = f1.shape; fig = new_figure('double', min(MAX_HEIGHT, 1.2 + 0.24*r)); ax = fig.add_subplot()
     im = heatmap(ax, f1.to_numpy(), list(f1.index), list(f1.columns), '{:.3f}' if c <= 12 else '{:.2f}' if c <= 20 else None)
     style_axes(ax, 'class', f1.index.name or 'model', title, grid=None); ax.tick_params(length=2)
-    colorbar(fig, im, ax, 'F1'); _slant(ax.get_xticklabels())
+    colorbar(fig, im, ax, 'F1'); slant_labels(ax.get_xticklabels())
     return fig
 
 # %% ../../nbs/10_figures.ipynb #9d163570

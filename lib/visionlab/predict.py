@@ -14,7 +14,7 @@ from .config import Recipe
 from .registry import TTAS, CORRUPTIONS
 from .data import TaskData, load_image
 from .augment import augment_pipeline
-from .train import ImageDataset, norm_stats
+from .train import ImageDataset, norm_stats, model_device
 
 # %% auto #0
 __all__ = ['SCALES', 'View', 'geo_view', 'scaled_size', 'scale_view', 'tta_views', 'predict_logits', 'gaussian_noise', 'jpeg',
@@ -80,7 +80,7 @@ def tta_views(name:str) -> list: # a `TTAS` name
 @torch.no_grad()
 def predict_logits(model:nn.Module, dl:DataLoader, tta:str='none', device=None, progress:bool=False) -> np.ndarray:
     "Logits of every sample of `dl` (in order), averaged over the views of `tta`."
-    views = tta_views(tta); device = device or next(model.parameters()).device; model.eval(); out = []
+    views = tta_views(tta); device = device or model_device(model); model.eval(); out = []
     for x, _ in tqdm(dl, desc=f'predict[{tta}]', leave=False, disable=not progress):
         x = x.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
@@ -173,7 +173,7 @@ def predict_features(model:nn.Module, # a timm-style model: `forward_features`, 
     "Penultimate features (N, D) as float32 for every sample of `dl`, in order: what the classifier head receives."
     if not (hasattr(model, 'forward_features') and hasattr(model, 'forward_head')):
         raise ValueError(f"model: {type(model).__name__} has no forward_features/forward_head (the timm API) to take features from")
-    device = device or next(model.parameters()).device; model.eval(); out = []
+    device = device or model_device(model); model.eval(); out = []
     for x, _ in dl:
         x = x.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):

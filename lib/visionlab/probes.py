@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from sklearn.linear_model import LogisticRegression
 from .config import Recipe, FEATURE_POOLS as POOLS, atomic_write
 from .data import TaskData, DataError, scan_images
-from .train import make_loader, norm_stats
+from .train import make_loader, norm_stats, model_device
 
 # %% auto #0
 __all__ = ['FEATURE_VERSION', 'PROBE_CS', 'state_hash', 'feature_key', 'FeatureCache', 'pooled_features', 'module_features',
@@ -82,7 +82,7 @@ def _pool(model:nn.Module, f:torch.Tensor, pool:str) -> torch.Tensor:
 def pooled_features(model:nn.Module, dl, pool:str='avg', device=None, progress:bool=False) -> np.ndarray:
     "Features (N, D) float32 of every sample of `dl`, in order, pooled per `pool` (see `POOLS`)."
     from tqdm.auto import tqdm
-    device = device or next(model.parameters()).device; model.eval(); out = []
+    device = device or model_device(model); model.eval(); out = []
     for x, _ in tqdm(dl, desc='features', leave=False, disable=not progress):
         out.append(_pool(model, model.forward_features(x.to(device)), pool).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
@@ -91,7 +91,7 @@ def pooled_features(model:nn.Module, dl, pool:str='avg', device=None, progress:b
 def module_features(module:nn.Module, dl, device=None, progress:bool=False) -> np.ndarray:
     "Outputs (N, D) float32 of a feature module (images -> columns) on every sample of `dl`, in order."
     from tqdm.auto import tqdm
-    device = device or next(iter(module.parameters()), torch.empty(0)).device; module.eval(); out = []
+    device = device or model_device(module); module.eval(); out = []
     for x, _ in tqdm(dl, desc='features', leave=False, disable=not progress): out.append(module(x.to(device)).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 

@@ -13,11 +13,11 @@ from torch.utils.data import Dataset, DataLoader
 from .config import Recipe, atomic_write, write_csv
 from .data import FMNIST_DIR, read_idx, register_task, TaskData, get_task
 from .models import OFFLINE_WEIGHTS
-from .train import make_optimizer, make_scheduler, norm_stats, state_copy
+from .train import make_optimizer, make_scheduler, norm_stats, state_copy, model_device
 from .calibrate import resample_counts
 from matplotlib.figure import Figure
 from .report import escaped, save_table
-from .style import DOUBLE, FONT, MAX_HEIGHT, class_colors, class_image, class_legend, new_figure, save_figure
+from .style import DOUBLE, FONT, MAX_HEIGHT, class_colors, confusion_heatmap, class_image, class_legend, new_figure, save_figure
 from .store import complete_runs, read_metrics, read_oof, read_params
 
 # %% auto #0
@@ -196,7 +196,7 @@ def seg_loader(td:TaskData, split:str, rows:pd.DataFrame, r:Recipe, backbone:str
 @torch.no_grad()
 def predict_masks(model:nn.Module, dl, tta:str='none') -> np.ndarray:
     "Argmax masks (N,H,W) uint8 of every image of `dl` under TTA preset `tta`."
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     return np.concatenate([seg_tta(model, x.to(dev), tta).argmax(1).cpu().numpy().astype(np.uint8) for x, _ in dl])
 
 def fit_segmenter(model:nn.Module, train_dl, valid_dl, r:Recipe, weights:torch.Tensor, num_classes:int, history_path=None, progress:bool=False) -> pd.DataFrame:
@@ -337,7 +337,7 @@ def seg_class_tex(per_class:pd.DataFrame, # `seg_table`'s second output
         f'Segmentation: OOF IoU of each class from the pooled pixel confusion, with its percentile bootstrap 95\\% interval over images ({n_boot} resamples).'))
 
 def write_seg_assets(study_dir, out_dir, n:int=4, n_boot:int=1000) -> dict:
-    "Write the segmentation table (LaTeX + CSV), per-class IoU and best/worst panels of the best model for `study_dir`."
+    "Write the segmentation table (LaTeX + CSV), per-class IoU, and the best model's best/worst panels and pixel confusion (test, else OOF) for `study_dir`."
     import matplotlib.pyplot as plt
     runs = seg_runs(study_dir)
     if runs.empty: raise ValueError(f'{study_dir}: no complete segmentation runs')
@@ -347,5 +347,9 @@ def write_seg_assets(study_dir, out_dir, n:int=4, n_boot:int=1000) -> dict:
     paths['tex'] = save_table(seg_table_tex(table, n_boot), out/'tables'/'segmentation.tex')
     paths['per_class_tex'] = save_table(seg_class_tex(per_class, n_boot), out/'tables'/'segmentation_per_class.tex')
     best = table.sort_values('oof_miou').model.iloc[-1]; bb, rec = best.split('/', 1)
-    fig = seg_panels(runs[(runs.backbone == bb) & (runs.recipe == rec)], td, n); paths['panels'] = save_figure(fig, out/'figures'/'seg_best_worst'); plt.close(fig)
+    sel = runs[(runs.backbone == bb) & (runs.recipe == rec)]
+    fig = seg_panels(sel, td, n); paths['panels'] = save_figure(fig, out/'figures'/'seg_best_worst'); plt.close(fig)
+    c, split = _split_confusions(sel, td, 'test', 'test'), 'test'
+    if c is None: c, split = _split_confusions(sel, td, 'oof', 'train'), 'OOF'
+    fig = confusion_heatmap(c.sum(0), td.classes, f'{best}, {split} pixels'); paths['confusion'] = save_figure(fig, out/'figures'/'seg_confusion'); plt.close(fig)
     return paths

@@ -6,8 +6,8 @@
 __all__ = ['SINGLE', 'DOUBLE', 'MAX_HEIGHT', 'MIN_PT', 'WIDTHS', 'FONT', 'PALETTE', 'SEQ_CMAP', 'MAP_CMAP', 'CLASS_COLORS',
            'MARKERS', 'DASHES', 'PDF_FONTS', 'new_figure', 'panel_grid', 'new_panels', 'legend_cols',
            'FigureStyleError', 'check_figure', 'line_style', 'class_colors', 'class_image', 'class_legend',
-           'style_axes', 'fitted_range', 'ink', 'heatmap', 'colorbar', 'save_figure', 'pdf_font_types',
-           'save_paper_figure']
+           'style_axes', 'fitted_range', 'ink', 'heatmap', 'colorbar', 'slant_labels', 'confusion_heatmap',
+           'save_figure', 'pdf_font_types', 'save_paper_figure']
 
 # %% ../../nbs/00d_style.ipynb #35fc2678
 import re
@@ -169,6 +169,26 @@ def colorbar(fig, im, ax, label:str): # figure, the image it describes, its Axes
     "A colour bar in the paper style (`FONT` sizes) beside `ax`."
     cb = fig.colorbar(im, ax=ax, shrink=0.8); cb.set_label(label, fontsize=FONT['label']); cb.ax.tick_params(labelsize=FONT['tick'])
     return cb
+
+def slant_labels(labels): # tick labels, e.g. `ax.get_xticklabels()`
+    "Slant x tick labels longer than 3 characters, so that neighbours do not overlap."
+    if labels and max(len(t.get_text()) for t in labels) > 3:
+        for t in labels: t.set(rotation=45, ha='right', rotation_mode='anchor')
+
+def confusion_heatmap(cm, # (C, C) counts, rows: true class, columns: predicted
+                      classes:list, # class names, index = class id
+                      title:str='', # axes title
+                      normalize:bool=True, # each row in percent of its count (recall per class on the diagonal)
+                      unit:str='images', # what a count counts (the colour bar's label without `normalize`)
+                     ) -> Figure:
+    "Confusion-matrix heatmap, each cell the integer percent of its row (or a count); axes 'predicted' and 'true'; one column wide up to 10 classes."
+    cm = np.asarray(cm, float)
+    if normalize: cm = 100 * cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    n = len(classes); fig = new_figure('single', 3.4) if n <= 10 else new_figure('double', min(MAX_HEIGHT, 1.8 + 0.26*n)); ax = fig.add_subplot()
+    im = heatmap(ax, cm, classes, classes, '{:.0f}' if n <= 30 else None, vmin=0, vmax=100 if normalize else max(cm.max(), 1))
+    style_axes(ax, 'predicted', 'true', title, grid=None); ax.set_aspect('equal'); ax.tick_params(length=2)
+    colorbar(fig, im, ax, '% of the true class' if normalize else unit); slant_labels(ax.get_xticklabels())
+    return fig
 
 # %% ../../nbs/00d_style.ipynb #850cc13a
 PDF_FONTS = {'pdf.fonttype': 42, 'ps.fonttype': 42}   # TrueType (Type 42) fonts in PDFs: matplotlib's default, Type 3, fails publishers' checks

@@ -21,11 +21,11 @@ from .models import create_backbone, backbone_config
 from .losses import get_loss, classification_metrics, is_better, class_balanced_weights, adjust_logits, class_counts
 
 # %% auto #0
-__all__ = ['ImageDataset', 'norm_stats', 'denormalise', 'class_sampler', 'ArrayDataset', 'BatchLoader', 'group_labels',
-           'batch_path', 'make_loader', 'with_sampler', 'train_counts', 'make_optimizer', 'cycle_position',
-           'make_scheduler', 'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn', 'optimizer_step', 'weight_averages',
-           'batchnorm_eval', 'mixed_loss', 'train_epoch', 'FitResult', 'state_copy', 'best_epochs', 'pick_final',
-           'final_weights', 'fit', 'CheckpointError', 'save_checkpoint', 'load_checkpoint']
+__all__ = ['ImageDataset', 'norm_stats', 'model_device', 'denormalise', 'class_sampler', 'ArrayDataset', 'BatchLoader',
+           'group_labels', 'batch_path', 'make_loader', 'with_sampler', 'train_counts', 'make_optimizer',
+           'cycle_position', 'make_scheduler', 'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn', 'optimizer_step',
+           'weight_averages', 'batchnorm_eval', 'mixed_loss', 'train_epoch', 'FitResult', 'state_copy', 'best_epochs',
+           'pick_final', 'final_weights', 'fit', 'CheckpointError', 'save_checkpoint', 'load_checkpoint']
 
 # %% ../../nbs/06_train.ipynb #356a5ddc
 class ImageDataset(Dataset):
@@ -41,6 +41,10 @@ def norm_stats(backbone:str, channels:int) -> tuple:
     "Mean and std for `backbone`'s inputs, averaged to one value when images are grayscale."
     cfg = backbone_config(backbone, in_chans=channels)
     return cfg['mean'], cfg['std']
+
+def model_device(model:nn.Module) -> torch.device:
+    "The device of a model's first parameter, else its first buffer, else the CPU (a scorer without weights, e.g. a fixed filter)."
+    return next(iter([*model.parameters(), *model.buffers()]), torch.empty(0)).device
 
 def denormalise(x:torch.Tensor, mean, std) -> torch.Tensor:
     "Normalised images (N,C,H,W) back to pixel values, `x * std + mean` per channel, in `x`'s dtype (the inverse of the loaders' normalisation)."
@@ -159,7 +163,7 @@ def make_scheduler(opt, recipe:Recipe, steps_per_epoch:int):
 @torch.no_grad()
 def logits_of(model:nn.Module, dl:DataLoader, device=None, progress:bool=False) -> tuple:
     "Logits (float32 numpy) and labels of every batch of `dl`, in order."
-    device = device or next(model.parameters()).device; model.eval(); out, ys = [], []
+    device = device or model_device(model); model.eval(); out, ys = [], []
     for x, y in tqdm(dl, desc='predict', leave=False, disable=not progress):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
             out.append(model(x.to(device, non_blocking=True)).float().cpu()); ys.append(y.cpu())
