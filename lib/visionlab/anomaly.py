@@ -28,8 +28,8 @@ __all__ = ['REDUCES', 'LAPLACE_WINDOW', 'MAP_FILE', 'MAP_SIZE', 'ANOMALY_METHODS
            'nearest_distance', 'greedy_coreset', 'smooth_maps', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer',
            'AEScore', 'PatchScore', 'LaplacianScore', 'scores_of', 'fit_autoencoder', 'patch_bank', 'fit_patchcore',
            'fit_laplacian', 'save_example_maps', 'fit_gaussian', 'youden_threshold', 'fit_thresholds',
-           'apply_thresholds', 'anomaly_runs', 'anomaly_scores', 'either_detector', 'anomaly_table', 'roc_figure',
-           'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
+           'apply_thresholds', 'anomaly_runs', 'anomaly_scores', 'either_detector', 'best_either', 'anomaly_table',
+           'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
 
 # %% ../../nbs/14_anomaly.ipynb #ed4c0051
 def gaussian_1d(sigma:float, radius:int, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -71,15 +71,16 @@ def ae_loss(x, xh, w_mse:float=1.0, w_ssim:float=1.0, data_range:float=1.0) -> t
     return ae_error_map(x, xh, w_mse, w_ssim, data_range).mean()
 
 # %% ../../nbs/14_anomaly.ipynb #d4b751f9
-REDUCES = ('mean', 'max', 'topk')
+REDUCES = ('mean', 'max', 'topk', 'topk_median')
 
 def reduce_map(m:torch.Tensor, how:str='topk', frac:float=0.01) -> torch.Tensor:
-    "Image scores (N,) from anomaly maps (N,H,W): their mean, max, or the mean of the top `frac` share of each map."
+    "Image scores (N,) from anomaly maps (N,H,W): their mean, max, the mean of the top `frac` share of each map, or that over the map's median."
     if how not in REDUCES: raise ValueError(f"anomaly_reduce must be one of {REDUCES}, got {how!r}")
     f = m.flatten(1)
     if how == 'mean': return f.mean(1)
     if how == 'max': return f.amax(1)
-    return f.topk(max(1, int(round(frac * f.shape[1]))), dim=1).values.mean(1)
+    top = f.topk(max(1, int(round(frac * f.shape[1]))), dim=1).values.mean(1)
+    return top if how == 'topk' else top / f.median(1).values.clamp_min(1e-12)
 
 # %% ../../nbs/14_anomaly.ipynb #d7058750
 class _Deep(Exception): "Raised by the hook of the deepest tapped layer to end the forward pass early."
@@ -371,6 +372,15 @@ def either_detector(scores:pd.DataFrame, # `anomaly_scores` output
     z = g.pivot_table(index=keys, columns='detector', values='score', aggfunc='first', dropna=False)[members]
     return z.max(axis=1, skipna=False).rename('score').reset_index().dropna(subset=['score']).assign(detector='+'.join(members))[scores.columns]
 
+def best_either(scores:pd.DataFrame, # `anomaly_scores` output
+                pairs:list, # candidate member lists, e.g. every (patchcore, gaussian) recipe pair
+               ) -> pd.DataFrame:
+    "The `either_detector` of the pair with the best OOF ROC-AUC over all defects (chosen on OOF scores only; the test split never chooses)."
+    from sklearn.metrics import roc_auc_score
+    cands = [either_detector(scores, p) for p in pairs]
+    oof = lambda e: roc_auc_score(e[e.split == 'oof'].label, e[e.split == 'oof'].score) if (e.split == 'oof').any() else -1.0
+    return max(cands, key=oof)
+
 def anomaly_table(scores:pd.DataFrame, by:str='', n_boot:int=1000) -> pd.DataFrame:
     "Per detector and defect kind: OOF/test ROC-AUC (bootstrap 95% CI over rows) and PR-AUC, and test accuracy, recall and false alarms at the OOF Youden threshold."
     from sklearn.metrics import average_precision_score
@@ -444,13 +454,13 @@ def maps_figure(maps:dict) -> Figure:
     return fig
 
 def write_anomaly_assets(study_dir, out_dir, by:str='', n_boot:int=1000) -> dict:
-    "Write `tables/anomaly.{csv,tex}`, `figures/anomaly_roc_{oof,test}.{png,pdf}` and `figures/anomaly_maps.{png,pdf}` (where runs kept maps) for the anomaly runs of `study_dir`; with one patchcore and one gaussian detector, also their `either_detector`."
+    "Write `tables/anomaly.{csv,tex}`, `figures/anomaly_roc_{oof,test}.{png,pdf}` and `figures/anomaly_maps.{png,pdf}` (where runs kept maps) for the anomaly runs of `study_dir`; with patchcore and gaussian detectors, also their `best_either` pair."
     import matplotlib.pyplot as plt
     s = anomaly_scores(study_dir)
     if s.empty: raise ValueError(f'{study_dir}: no complete anomaly runs (methods {", ".join(ANOMALY_METHODS)})')
     runs = anomaly_runs(study_dir); det = runs.backbone + '/' + runs.recipe
-    pair = [det[runs.method == m].iloc[0] for m in ('patchcore', 'gaussian') if (runs.method == m).sum() and det[runs.method == m].nunique() == 1]
-    if len(pair) == 2: s = pd.concat([s, either_detector(s, pair)], ignore_index=True)   # patch evidence (local) or pooled statistics (global)
+    if pairs := [[p, g] for p in det[runs.method == 'patchcore'].unique() for g in det[runs.method == 'gaussian'].unique()]:
+        s = pd.concat([s, best_either(s, pairs)], ignore_index=True)   # patch evidence (local) or pooled statistics (global)
     t = anomaly_table(s, by, n_boot); out = Path(out_dir); paths = {}
     paths['csv'] = write_csv(t, out/'tables'/'anomaly.csv')
     paths['tex'] = save_table(anomaly_table_tex(t, n_boot), out/'tables'/'anomaly.tex')

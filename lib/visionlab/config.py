@@ -96,7 +96,7 @@ class Recipe:
     ae_latent: int = 16         # autoencoder: channels of the spatial bottleneck (H/8 x W/8)
     ae_mse: float = 1.0         # autoencoder: weight of the squared error in the loss and the score map
     ae_ssim: float = 1.0        # autoencoder: weight of 1 - SSIM in the loss and the score map
-    anomaly_reduce: str = 'topk'  # anomaly methods: image score from the map: 'mean', 'max' or 'topk'
+    anomaly_reduce: str = 'topk'  # anomaly methods: image score from the map: 'mean', 'max', 'topk' or 'topk_median' (over the map's median)
     anomaly_topk: float = 0.01  # anomaly_reduce 'topk': share of the map's highest values averaged
     patch_layers: list = field(default_factory=lambda: [1, 2])  # patchcore, gaussian: backbone feature layers (timm feature_info indices) giving patch descriptors
     patch_bank: int = 20000     # patchcore: nominal patches kept in the memory bank (random subsample)
@@ -358,7 +358,7 @@ RECIPE_RULES = [  # (field, valid when, what it must be): a recipe's fixed choic
     ('drop_rate', lambda r: r.drop_rate == -1 or 0 <= r.drop_rate < 1, 'in [0, 1), or -1 for the architecture\'s default'),
     ('ae_base', lambda r: r.ae_base >= 1, '>= 1'), ('ae_latent', lambda r: r.ae_latent >= 1, '>= 1'),
     ('ae_mse', lambda r: r.ae_mse >= 0 and r.ae_mse + r.ae_ssim > 0, '>= 0, and ae_mse + ae_ssim > 0'), ('ae_ssim', lambda r: r.ae_ssim >= 0, '>= 0'),
-    ('anomaly_reduce', lambda r: r.anomaly_reduce in ('mean', 'max', 'topk'), "one of 'mean', 'max', 'topk'"), ('anomaly_topk', lambda r: 0 < r.anomaly_topk <= 1, 'in (0, 1]'),
+    ('anomaly_reduce', lambda r: r.anomaly_reduce in ('mean', 'max', 'topk', 'topk_median'), "one of 'mean', 'max', 'topk', 'topk_median'"), ('anomaly_topk', lambda r: 0 < r.anomaly_topk <= 1, 'in (0, 1]'),
     ('patch_layers', lambda r: bool(r.patch_layers) and all(isinstance(v, int) and v >= 0 for v in r.patch_layers), 'a non-empty list of feature-layer indices >= 0'),
     ('patch_bank', lambda r: r.patch_bank >= 1, '>= 1'), ('patch_coreset', lambda r: 0 <= r.patch_coreset <= 1, 'in [0, 1]'),
     ('patch_pool', lambda r: r.patch_pool >= 1, '>= 1'), ('anomaly_sigma', lambda r: r.anomaly_sigma >= 0, '>= 0 (0: no smoothing)'),
