@@ -16,7 +16,7 @@ from .registry import check_names
 from .data import SEG_TASKS, task_notebooks, get_task, class_counts, DataError, parse_pair, task_reader
 from .folds import prepare_task, read_review, review_hash, REVIEW_FILE
 from .dedup import near_settings, read_duplicates, leakage_lines, DUPLICATES_FILE
-from .store import finished_params, write_study_record, read_study_record, read_metrics
+from .store import finished_params, write_study_record, read_study_record, read_metrics, log_grid, read_grid_log, device_text
 from .warm import WarmWorker, die_with_parent, take_worker, give_worker, worker_env
 
 # %% auto #0
@@ -383,6 +383,12 @@ def _gpu_list(gpus:str) -> list:
     if gpus in ('', 'auto'): return visible_gpus()
     return [] if gpus == 'none' else [g.strip() for g in gpus.split(',') if g.strip()]
 
+def _shown_path(p) -> str:
+    "A study file's path relative to the repository when it is inside it (params/x.yaml), else as given."
+    p = Path(p).absolute()
+    try: return p.relative_to(repo_root()).as_posix()
+    except ValueError: return str(p)
+
 def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False,
              executor:str='', # 'local' or 'slurm' (default: the study's `executor`)
              detach:bool=False, # slurm: return once the array is submitted
@@ -402,6 +408,7 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False,
     if dry_run: return summary_table(specs, {sp.name: dict(status='todo') for sp in todo})
     with study_lock(sd):
         warm = None if cold or not todo or s.executor != 'local' else warm_worker(s.tasks, s.threads)   # it imports while the data is checked
+        t0, started, results = time.time(), time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), None
         try:
             prepare_study(s, sd, tasks); clean_partials(sd)
             try: old = signal.signal(signal.SIGTERM, _sigterm)   # SIGTERM stops the workers like Ctrl-C
@@ -409,7 +416,13 @@ def run_grid(study_path, workers:int=1, runs_root='runs', dry_run:bool=False,
             try: results = _run_all(todo, workers, s.threads, gl, warm) if s.executor == 'local' else _run_slurm(todo, s, sd, detach, cold=cold)
             finally:
                 if old is not None: signal.signal(signal.SIGTERM, old)
-        finally: give_worker(warm)   # kept for this process's next grid; it dies with it
+        finally:
+            give_worker(warm)   # kept for this process's next grid; it dies with it
+            if todo: log_grid(sd, dict(started=started, study_file=_shown_path(study_path), executor=s.executor, workers=workers if s.executor == 'local' else '',
+                                       threads=s.threads, cold=cold, device=device_text() if s.executor == 'local' else 'SLURM', runs=len(specs),
+                                       complete_before=len(specs) - len(todo), done=sum(is_complete(sp) for sp in todo),
+                                       failed=sum(r.get('status') == 'failed' for r in (results or {}).values()),
+                                       wall_s=round(time.time() - t0, 1), interrupted=results is None))
         summary = summary_table(specs, results); summary.to_csv(sd/'grid_summary.csv', index=False)
     return summary
 

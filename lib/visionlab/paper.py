@@ -66,7 +66,7 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
     from visionlab.report import write_paper_readme, write_paper_tex
     from visionlab.segment import seg_runs
     def index(dirs, since):   # what each asset shows, and the paper that holds them all
-        write_paper_readme(out, study_dir, dirs, since); build_pdf(write_paper_tex(out, study_dir.name, dirs, since))
+        write_paper_readme(out, study_dir, dirs, since, others); build_pdf(write_paper_tex(out, study_dir.name, dirs, since))
     study_level = [  # (runs finder, notebook, README label, parameters): one paper for the whole study, the first that applies
         (seg_runs, 'paper_seg', 'segmentation', dict(study_dir=str(study_dir))),          # table, per-class IoU, best/worst panels
         (anomaly_runs, 'paper_anomaly', 'anomaly', dict(study_dir=str(study_dir))),      # tables and ROC figures per defect kind

@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = ['LATEX_SPECIALS', 'TEXT_WIDTH_PT', 'ASSET_NOTES', 'SUFFIX_ORDER', 'KINDS', 'PAPER_PREAMBLE', 'latex_escape',
            'fmt_mean_std', 'escaped', 'booktabs_table', 'table_width_pt', 'fit_table', 'save_table', 'paper_assets',
-           'study_provenance', 'paper_readme', 'paper_sections', 'write_paper_readme', 'paper_tex', 'write_paper_tex',
-           'write_paper_index']
+           'study_provenance', 'study_notes', 'paper_readme', 'paper_sections', 'write_paper_readme', 'paper_tex',
+           'write_paper_tex', 'write_paper_index']
 
 # %% ../../nbs/07a_report.ipynb #61cdb8c6
 import os, re
 from pathlib import Path
 import numpy as np, pandas as pd
-from .config import atomic_write
+from .config import atomic_write, repo_root
 from .losses import LOWER_IS_BETTER
-from .store import complete_runs, read_study_record, run_commit
+from .store import complete_runs, read_study_record, run_commit, read_metrics, read_grid_log
 
 # %% ../../nbs/07a_report.ipynb #d3765469
 LATEX_SPECIALS = {'\\': r'\textbackslash{}', '_': r'\_', '%': r'\%', '&': r'\&', '#': r'\#', '{': r'\{', '}': r'\}',
@@ -167,9 +167,43 @@ def paper_assets(folder, # a paper folder: holds tables/ and figures/
 # %% ../../nbs/07a_report.ipynb #fff4883c
 def study_provenance(study_dir, # runs/<study>
                     ) -> dict:
-    "The study's name, tasks, number of complete runs and the sorted git commits that made them (from each run's `env.json`)."
+    "The study's name, tasks, complete runs, the sorted git commits that made them (each run's `env.json`), their summed and longest own run time (`metrics.json`), its grid log and study file."
     runs = complete_runs(study_dir); name = read_study_record(study_dir).get('study', Path(study_dir).name)
-    return dict(study=name, tasks=sorted(runs.task.unique()), runs=len(runs), commits=sorted({run_commit(p) for p in runs.path}))
+    secs = [read_metrics(p, missing_ok=True).get('run_seconds', np.nan) for p in runs.path]
+    log = read_grid_log(study_dir); logged = log.study_file.dropna().tolist() if 'study_file' in log else []
+    default = f'params/{name}.yaml'
+    return dict(study=name, tasks=sorted(runs.task.unique()), runs=len(runs), commits=sorted({run_commit(p) for p in runs.path}),
+                run_hours=float(np.nansum(secs)) / 3600, longest_min=float(np.nanmax(secs)) / 60 if np.isfinite(secs).any() else np.nan,
+                log=log, study_file=logged[-1] if logged else default if (repo_root()/default).exists() else '')
+
+def study_notes(study_file) -> str:
+    "The leading comment block of a study file (what the study is, what was tried and measured), without the '# ', or '' when the file is absent."
+    p = Path(study_file) if Path(study_file).is_absolute() else repo_root()/study_file
+    if not study_file or not p.is_file(): return ''
+    lines = []
+    for line in p.read_text().splitlines():
+        if not line.startswith('#'): break
+        lines.append(line[2:] if line.startswith('# ') else line[1:])
+    return '\n'.join(lines).strip()
+
+def _how_made(prov:dict) -> list:
+    "README lines: the study file's command, the summed run time, the grid log, the study file's notes."
+    f = prov.get('study_file') or f"params/{prov['study']}.yaml"
+    out = ['', '## How it was made', '', f"Trained by `vlab run {f}` (resumable: a second call runs only what is missing)."]
+    if np.isfinite(prov.get('longest_min', np.nan)) and prov.get('runs'):
+        out += [f"The {prov['runs']} runs took {prov['run_hours']:.2f} h of run time in all (the sum of each run's own wall time, "
+                f"`run_seconds` in its `metrics.json`; the longest {prov['longest_min']:.1f} min); runs share the machine, so this is not the wall time."]
+    log = prov.get('log')
+    if log is not None and len(log):
+        out += ['', f'Wall time of each `vlab run` that had runs to do (`runs/{prov["study"]}/grid_log.csv`):', '',
+                '| started (UTC) | device | workers | threads | runs done | failed | wall |', '|---|---|---|---|---|---|---|']
+        for r in log.itertuples():
+            note = ' (interrupted)' if str(getattr(r, 'interrupted', '')).lower() == 'true' else ''
+            out.append(f"| {r.started} | {r.device} | {r.workers} | {r.threads} | {r.done} | {r.failed} | {r.wall_s / 60:.1f} min{note} |")
+    else: out += ['', 'No wall time was logged for these runs (they predate the grid log, or were copied in); the run time above is what they record.']
+    notes = study_notes(f)
+    if notes: out += ['', f'### The study file (`{f}`) says', ''] + ['    ' + l if l else '' for l in notes.splitlines()]
+    return out
 
 def _asset_line(prefix, kind, stem, suffixes):
     files = ', '.join([f'`{prefix}{kind}/{stem}{suffixes[0]}`'] + [f'`{s}`' for s in suffixes[1:]])
@@ -177,13 +211,20 @@ def _asset_line(prefix, kind, stem, suffixes):
 
 def paper_readme(prov:dict, # `study_provenance` output
                  sections:dict, # section title (the task) -> (path prefix of its files, `paper_assets` output)
+                 also:list=(), # `study_provenance` of further studies whose runs joined (`vlab paper --also`)
                 ) -> str:
-    "README.md text: the study, its runs and their git commit(s), then per section each table and figure with what it shows."
+    "README.md text: the study, its runs and their git commit(s), how it was made (command, run time, grid log, the study file's notes), then per section each table and figure with what it shows."
     c = prov['commits']; made = f'commit `{c[0]}`' if len(c) == 1 else f"{len(c)} commits: {', '.join(f'`{x}`' for x in c)}"
+    more = ''.join(f" --also runs/{a['study']}" if i == 0 else f",runs/{a['study']}" for i, a in enumerate(also))
     head = [f"# Paper assets of study `{prov['study']}`", '',
             f"Made by `vlab paper` from {prov['runs']} complete runs (tasks: {', '.join(prov['tasks'])}), trained by the code at git {made}",
-            "(recorded in each run's `env.json`). Regenerate with `vlab paper runs/" + prov['study'] + " --out <this folder>`:",
+            "(recorded in each run's `env.json`)" + ''.join(f", and {a['runs']} runs of study `{a['study']}`" for a in also) +
+            ". Regenerate with `vlab paper runs/" + prov['study'] + more + " --out <this folder>`:",
             'the tables and this file come out byte for byte the same.']
+    for a in [prov, *also]:
+        if a is not prov: head += ['', f"# Study `{a['study']}` (joined with --also)", '', f"{a['runs']} complete runs (tasks: {', '.join(a['tasks'])}), trained by the code at git " +
+                                  (f"commit `{a['commits'][0]}`" if len(a['commits']) == 1 else f"{len(a['commits'])} commits: {', '.join(f'`{x}`' for x in a['commits'])}") + '.']
+        head += _how_made(a)
     body = []
     for title, (prefix, assets) in sections.items():
         body += ['', f'## {title}']
@@ -205,10 +246,12 @@ def write_paper_readme(out_dir, # the paper folder `vlab paper` wrote: README.md
                        study_dir, # runs/<study>
                        task_dirs:dict, # task -> its paper folder (out_dir itself, or a subfolder per task)
                        since:float=0.0, # list only files written at or after this time (the start of `vlab paper`)
+                       also:list=(), # further runs/<study> folders whose runs joined (`vlab paper --also`)
                       ) -> Path:
-    "Write `<out_dir>/README.md`: the study, its runs' commits, and what each table and figure written since `since` shows."
+    "Write `<out_dir>/README.md`: the study, its runs' commits, how it was made, and what each table and figure written since `since` shows."
     sections = paper_sections(out_dir, task_dirs, since)
-    return atomic_write(Path(out_dir)/'README.md', lambda p: p.write_text(paper_readme(study_provenance(study_dir), sections)))
+    text = paper_readme(study_provenance(study_dir), sections, [study_provenance(a) for a in also])
+    return atomic_write(Path(out_dir)/'README.md', lambda p: p.write_text(text))
 
 # %% ../../nbs/07a_report.ipynb #bb540e36
 PAPER_PREAMBLE = [r'\documentclass{article}', r'\usepackage{booktabs}', r'\usepackage{graphicx}',

@@ -10,12 +10,12 @@ import numpy as np, pandas as pd
 from .config import Recipe, atomic_write, write_json, repo_root
 
 # %% auto #0
-__all__ = ['STORE_VERSION', 'RUN_FILES', 'OPTIONAL_FILES', 'OOF_FILES', 'LOCK_FILE', 'INDEX_COLS', 'STUDY_RECORD',
+__all__ = ['STORE_VERSION', 'RUN_FILES', 'OPTIONAL_FILES', 'OOF_FILES', 'LOCK_FILE', 'GRID_LOG', 'INDEX_COLS', 'STUDY_RECORD',
            'RunStoreError', 'done_version', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift',
-           'environment_yml', 'git_commit', 'env_info', 'start_run', 'run_file', 'read_params', 'read_metrics',
-           'read_env', 'run_commit', 'finished_params', 'run_index', 'complete_runs', 'model_names', 'run_frames',
-           'oof_table', 'test_table', 'robust_table', 'read_oof', 'read_history', 'read_test', 'read_features',
-           'write_study_record', 'read_study_record']
+           'environment_yml', 'git_commit', 'device_text', 'env_info', 'start_run', 'log_grid', 'read_grid_log',
+           'run_file', 'read_params', 'read_metrics', 'read_env', 'run_commit', 'finished_params', 'run_index',
+           'complete_runs', 'model_names', 'run_frames', 'oof_table', 'test_table', 'robust_table', 'read_oof',
+           'read_history', 'read_test', 'read_features', 'write_study_record', 'read_study_record']
 
 # %% ../../nbs/00b_store.ipynb #229f5263
 STORE_VERSION = 1   # format of the run folders this code writes; it reads 0 (empty `DONE`, before versions) to this
@@ -96,12 +96,16 @@ def git_commit() -> str:
     try: return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=repo_root(), capture_output=True, text=True, timeout=10).stdout.strip()
     except Exception: return ''
 
+def device_text() -> str:
+    "This process's compute as runs record it: the first visible GPU's name, else 'cpu (<n> cores)'."
+    import torch
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else f'cpu ({os.cpu_count()} cores)'
+
 def env_info(seed:int=0) -> dict:
     "Package versions, lock-file hash and drift, git commit, device (and `CUDA_VISIBLE_DEVICES`), host, torch threads and seed of this process (env.json)."
     import platform, torch, importlib.metadata as md
     pk = {p: md.version(p) for p in ['torch', 'torchvision', 'timm', 'albumentations', 'scikit-learn', 'numpy', 'pandas', 'papermill']}
-    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f'cpu ({os.cpu_count()} cores)'
-    lock = repo_root()/LOCK_FILE
+    dev = device_text(); lock = repo_root()/LOCK_FILE
     return dict(packages=pk, python=platform.python_version(), platform=platform.platform(), git_commit=git_commit(),
                 lock_sha256=lock_hash(lock), lock_drift=lock_drift(read_lock(lock)), device=dev,
                 torch_threads=torch.get_num_threads(), processor=platform.processor(), seed=seed,
@@ -111,6 +115,19 @@ def start_run(run_dir, params:dict, seed:int=0) -> Path:
     "Write the run's `params.json` and this process's `env.json` into `run_dir` (the first files of every run)."
     write_json(params, Path(run_dir)/'params.json'); write_json(env_info(seed), Path(run_dir)/'env.json')
     return Path(run_dir)
+
+# %% ../../nbs/00b_store.ipynb #ace2fbe9
+GRID_LOG = 'grid_log.csv'   # runs/<study>/grid_log.csv: one row per `vlab run` invocation that had runs to do
+
+def log_grid(study_dir, row:dict) -> Path:
+    "Append `row` (one `vlab run` invocation: when, the study file, workers, device, runs done and failed, wall seconds) to the study's grid log."
+    p = Path(study_dir)/GRID_LOG; df = pd.concat([read_grid_log(study_dir), pd.DataFrame([row])], ignore_index=True)
+    return atomic_write(p, lambda q: df.to_csv(q, index=False))
+
+def read_grid_log(study_dir) -> pd.DataFrame:
+    "The study's grid log (`log_grid` rows, oldest first); empty when no invocation was logged."
+    p = Path(study_dir)/GRID_LOG
+    return pd.read_csv(p) if p.exists() else pd.DataFrame()
 
 # %% ../../nbs/00b_store.ipynb #2bc9803b
 def run_file(run_dir, name:str) -> Path:
