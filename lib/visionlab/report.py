@@ -138,6 +138,7 @@ ASSET_NOTES = {  # file stem -> what that table or figure shows (one line of the
     'segmentation': 'segmentation: pooled OOF and test mIoU with bootstrap 95% CI over images; mean Dice and pixel accuracy, mean ± std over fold models',
     'segmentation_per_class': 'OOF IoU of each class (pooled pixel confusion) with its bootstrap 95% CI over images, one column per model',
     'seg_best_worst': 'the best and worst OOF images of the best model by their own mIoU: image, true mask, predicted mask, with the class legend',
+    'seg_confusion': 'pixel confusion of the best model (test pixels of the fold models pooled, else OOF): each row in percent of the true class\'s pixels',
     'fewshot': 'few-shot test accuracy / ROC-AUC per task kind, method and shots per class (mean ± std over the draws; per method the recipe with the best OOF accuracy inside the shots)',
     'fewshot_choices': 'per kind, shots, draw and method: the recipe kept (best OOF accuracy inside the shots), its OOF accuracy and its test accuracy and ROC-AUC',
     'gradcam': "Grad-CAM of the best single model (its fold checkpoints): its most confident OOF errors ('ERR') and a correct sample per class; title: id, true -> predicted (probability)",
