@@ -342,9 +342,11 @@ def apply_thresholds(df:pd.DataFrame, th:dict, by:str='') -> np.ndarray:
 ANOMALY_METHODS = ('autoencoder', 'patchcore', 'gaussian', 'laplacian')
 
 def anomaly_runs(study_dir) -> pd.DataFrame:
-    "Complete fold runs of anomaly methods in `study_dir`: task, backbone, recipe, method, fold, path."
-    ix = run_index(study_dir)
-    return ix[(ix.kind == 'fold') & ix.method.isin(ANOMALY_METHODS)][['task', 'backbone', 'recipe', 'method', 'fold', 'path']].reset_index(drop=True)
+    "Complete fold runs of anomaly methods in `study_dir` (task, backbone, recipe, method, fold, path), of the detectors whose every fold is complete."
+    ix = run_index(study_dir); ix = ix[(ix.kind == 'fold') & ix.method.isin(ANOMALY_METHODS)]
+    whole = lambda g: g.fold.nunique() == int(read_params(g.path.iloc[0]).get('n_folds', g.fold.nunique()))   # a half-run detector's OOF covers part of the data
+    ix = ix.groupby(['task', 'backbone', 'recipe'], group_keys=False).filter(whole) if len(ix) else ix
+    return ix[['task', 'backbone', 'recipe', 'method', 'fold', 'path']].reset_index(drop=True)
 
 def anomaly_scores(study_dir) -> pd.DataFrame:
     "OOF and test anomaly scores (z) of every detector (backbone/recipe) with the task's `defect` column: detector, split, id, label, defect, score."
