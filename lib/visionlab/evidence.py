@@ -35,11 +35,11 @@ class LogScore(nn.Module):
     def forward(self, x): return self.score(x).clamp_min(1e-12).log()[:, None]
 
 class Resized(nn.Module):
-    "A module applied to images bilinearly resized to `size` x `size` (as they come when they already have that size)."
-    def __init__(self, module:nn.Module, size:int): super().__init__(); self.module, self.size = module, size
+    "A module applied to images bilinearly resized to `size` x `size` (as they come when they already have that size), `chunk` images at a time."
+    def __init__(self, module:nn.Module, size:int, chunk:int=8): super().__init__(); self.module, self.size, self.chunk = module, size, chunk
     def forward(self, x):
-        if tuple(x.shape[-2:]) != (self.size, self.size): x = F.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=False)
-        return self.module(x)
+        up = lambda c: c if tuple(c.shape[-2:]) == (self.size, self.size) else F.interpolate(c, size=(self.size, self.size), mode='bilinear', align_corners=False)
+        return torch.cat([self.module(up(c)) for c in x.split(self.chunk)])   # upsampled activations of a whole batch would not fit the caches
 
 class EvidenceHead(nn.Module):
     "Images -> logits: `probe` on the columns of `parts` (name -> module giving (N, k) columns) side by side, in order."
