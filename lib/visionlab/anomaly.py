@@ -16,7 +16,7 @@ from .models import create_backbone, check_backbone
 from .foundation import register_method, MethodRun, MethodContext
 from .calibrate import auc_ci
 from .report import escaped, save_table
-from .style import DOUBLE, FONT, MAP_CMAP, MAX_HEIGHT, colorbar, line_style, new_figure, new_panels, save_figure, style_axes
+from .style import DOUBLE, FONT, MAP_CMAP, MAX_HEIGHT, colorbar, legend_cols, line_style, new_figure, new_panels, save_figure, style_axes
 import matplotlib as mpl
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
@@ -29,7 +29,7 @@ __all__ = ['REDUCES', 'LAPLACE_WINDOW', 'MAP_FILE', 'MAP_SIZE', 'ANOMALY_METHODS
            'AEScore', 'PatchScore', 'LaplacianScore', 'scores_of', 'fit_autoencoder', 'patch_bank', 'fit_patchcore',
            'fit_laplacian', 'save_example_maps', 'fit_gaussian', 'youden_threshold', 'fit_thresholds',
            'apply_thresholds', 'anomaly_runs', 'anomaly_scores', 'either_detector', 'best_either', 'anomaly_table',
-           'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
+           'short_detectors', 'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
 
 # %% ../../nbs/14_anomaly.ipynb #ed4c0051
 def gaussian_1d(sigma:float, radius:int, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -404,19 +404,27 @@ def anomaly_table(scores:pd.DataFrame, by:str='', n_boot:int=1000) -> pd.DataFra
             rows.append(row)
     return pd.DataFrame(rows)
 
+def short_detectors(dets) -> dict:
+    "Detector name -> its label in tables and figures: the recipes alone (an either detector's joined by '+') when every detector has one backbone."
+    parts = {d: str(d).split('+') for d in dets}
+    one = len({p.split('/')[0] for ps in parts.values() for p in ps}) == 1
+    return {d: '+'.join(p.split('/', 1)[-1] for p in ps) if one else d for d, ps in parts.items()}
+
 def roc_figure(scores:pd.DataFrame, split:str='test'):
-    "ROC curves of every detector on `split`, one panel per defect kind (each against all nominal rows) and one for all, in rows of 3."
-    from sklearn.metrics import roc_curve, roc_auc_score
+    "ROC curves of every detector on `split`, one panel per defect kind (each against all nominal rows) and one for all, in rows of 3, one legend below (AUCs with intervals: the table)."
+    from sklearn.metrics import roc_curve
     s = scores[scores.split == split]; kinds = sorted(k for k in s.defect.unique() if k != 'nominal') + ['all']
-    fig, axes = new_panels(len(kinds), 'single' if len(kinds) == 1 else 'double', panel_height=2.5, extra=0.1, sharey=True)
+    dets = list(dict.fromkeys(s.detector)); lab = short_detectors(dets); width = 'single' if len(kinds) == 1 else 'double'
+    ncol = legend_cols(list(lab.values()), width)
+    fig, axes = new_panels(len(kinds), width, panel_height=2.3, extra=0.3 + 0.16 * -(-len(dets) // ncol), sharey=True)
     for ax, k in zip(axes, kinds):
-        for i, (det, g) in enumerate(s.groupby('detector', sort=False)):
-            g = g if k == 'all' else g[(g.defect == k) | (g.label == 0)]; st = line_style(i)
+        for i, d in enumerate(dets):
+            g = s[s.detector == d]; g = g if k == 'all' else g[(g.defect == k) | (g.label == 0)]; st = line_style(i)
             f, t, _ = roc_curve(g.label, g.score)
-            ax.plot(f, t, color=st['color'], linestyle=st['linestyle'], linewidth=1, label=f'{det} (AUC {roc_auc_score(g.label, g.score):.3f})')
+            ax.plot(f, t, color=st['color'], linestyle=st['linestyle'], linewidth=1, label=lab[d])
         ax.plot([0, 1], [0, 1], ':', color='0.5', linewidth=0.8); ax.set(xlim=(0, 1), ylim=(0, 1.01))
         style_axes(ax, 'false positive rate', 'true positive rate' if ax.get_subplotspec().is_first_col() else '', f'{k} defects ({split})')
-        ax.legend(fontsize=FONT['legend'], loc='lower right', frameon=False, handlelength=1.5)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc='outside lower center', ncols=ncol, fontsize=FONT['legend'], frameon=False)
     return fig
 
 ANOMALY_HEADERS = dict(detector='detector', defects='defects', oof_roc_auc='OOF ROC-AUC [95% CI]', oof_pr_auc='OOF PR-AUC', test_roc_auc='test ROC-AUC [95% CI]',
@@ -427,7 +435,7 @@ def anomaly_table_tex(t:pd.DataFrame, # `anomaly_table` output (also `tables/ano
                      ) -> str:
     "The LaTeX table of `t` (`ANOMALY_HEADERS` columns, each ROC-AUC with its interval `0.912 [0.881, 0.940]`), labels through `latex_escape`, 3 decimals."
     ci = {m: [f'{v:.3f} [{a:.3f}, {b:.3f}]' if pd.notna(v) else '--' for v, a, b in zip(t[m], t[f'{m}_lo'], t[f'{m}_hi'])] for m in ANOMALY_HEADERS if f'{m}_lo' in t}
-    show = t.assign(**ci)[[c for c in ANOMALY_HEADERS if c in t]].rename(columns=ANOMALY_HEADERS)
+    show = t.assign(**ci, detector=t.detector.map(short_detectors(t.detector.unique())))[[c for c in ANOMALY_HEADERS if c in t]].rename(columns=ANOMALY_HEADERS)
     return escaped(show).to_latex(index=False, float_format='%.3f', na_rep='--', label='tab:anomaly', caption=(
         'Anomaly detection from nominal images: OOF and test ROC-AUC per defect kind (each defect kind against all nominal rows) with its percentile '
         f'bootstrap 95\\% interval over images ({n_boot} resamples), PR-AUC, and test accuracy, recall and false-alarm rate at the Youden threshold chosen on OOF scores.'))
@@ -446,7 +454,7 @@ def maps_figure(maps:dict) -> Figure:
     fig = new_figure('double', min(MAX_HEIGHT, (1 + len(dets)) * (DOUBLE * 0.9 / n + 0.12) + 0.2)); axes = fig.subplots(1 + len(dets), n, squeeze=False)
     for j in range(n):
         axes[0, j].imshow(first['images'][j], cmap='gray' if first['images'].shape[-1] == 1 else None)
-        axes[0, j].set_title(f"{first['kinds'][j]}\n{str(first['ids'][j])[-12:]}", fontsize=FONT['note'])
+        axes[0, j].set_title(f"{first['kinds'][j]}\n{Path(str(first['ids'][j])).stem[-14:]}", fontsize=FONT['note'])   # the file name, not its folder
     for i, d in enumerate(dets, 1):
         m = maps[d]['maps']; m = (m - m.min()) / max(float(m.max() - m.min()), 1e-12)
         for j in range(n): axes[i, j].imshow(m[j], cmap=cmap, vmin=0, vmax=1)
