@@ -148,7 +148,7 @@ ASSET_NOTES = {  # file stem -> what that table or figure shows (one line of the
     'anomaly_maps': 'two test images per defect kind (top row) and each detector\'s anomaly map of them (a row per detector, scaled to the row\'s range)',
     'fewshot_shots_acc': 'test accuracy against labelled images per class, one line per method (mean ± std over draws)',
     'fewshot_shots_auc': 'test ROC-AUC against labelled images per class, one line per method (mean ± std over draws)',
-    'fewshot_progression_acc': 'test accuracy per method, zero-shot → linear probe → MLP probe → LoRA → full fine-tune, one line per shot count',
+    'fewshot_progression_acc': 'test accuracy per method, zero-shot → linear probe → MLP probe → LoRA → full fine-tune → the evidence steps (the Laplacian baseline, texture statistics, their sum, + patch-kNN, then with the embedding), one line per shot count',
     'fewshot_progression_auc': 'test ROC-AUC per method in the same progression, one line per shot count',
 }
 SUFFIX_ORDER = {'.tex': 0, '.csv': 1, '.png': 2, '.pdf': 3}  # how a stem's files are listed
