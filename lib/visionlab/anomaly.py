@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .config import Recipe, seed_everything, atomic_write, write_csv
+from .config import ANOMALY_REDUCES, Recipe, seed_everything, atomic_write, write_csv
 from .data import get_task
 from .train import make_loader, FitResult, state_copy, norm_stats, denormalise
 from .models import create_backbone, check_backbone
@@ -23,13 +23,13 @@ from matplotlib.figure import Figure
 from .store import run_index, read_params, read_oof, read_test
 
 # %% auto #0
-__all__ = ['REDUCES', 'LAPLACE_WINDOW', 'MAP_FILE', 'MAP_SIZE', 'ANOMALY_METHODS', 'ANOMALY_HEADERS', 'gaussian_1d',
-           'gaussian_window', 'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map', 'PatchFeatures',
-           'nearest_distance', 'greedy_coreset', 'smooth_maps', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer',
-           'AEScore', 'PatchScore', 'LaplacianScore', 'scores_of', 'fit_autoencoder', 'patch_bank', 'fit_patchcore',
-           'fit_laplacian', 'save_example_maps', 'fit_gaussian', 'youden_threshold', 'fit_thresholds',
-           'apply_thresholds', 'anomaly_runs', 'anomaly_scores', 'either_detector', 'best_either', 'anomaly_table',
-           'short_detectors', 'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
+__all__ = ['LAPLACE_WINDOW', 'MAP_FILE', 'MAP_SIZE', 'ANOMALY_METHODS', 'ANOMALY_HEADERS', 'gaussian_1d', 'gaussian_window',
+           'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map', 'PatchFeatures', 'nearest_distance',
+           'greedy_coreset', 'smooth_maps', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer', 'AEScore', 'PatchScore',
+           'LaplacianScore', 'scores_of', 'fit_autoencoder', 'patch_bank', 'fit_patchcore', 'fit_laplacian',
+           'save_example_maps', 'fit_gaussian', 'youden_threshold', 'fit_thresholds', 'apply_thresholds',
+           'anomaly_runs', 'anomaly_scores', 'either_detector', 'best_either', 'anomaly_table', 'short_detectors',
+           'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
 
 # %% ../../nbs/14_anomaly.ipynb #ed4c0051
 def gaussian_1d(sigma:float, radius:int, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -71,11 +71,9 @@ def ae_loss(x, xh, w_mse:float=1.0, w_ssim:float=1.0, data_range:float=1.0) -> t
     return ae_error_map(x, xh, w_mse, w_ssim, data_range).mean()
 
 # %% ../../nbs/14_anomaly.ipynb #d4b751f9
-REDUCES = ('mean', 'max', 'topk', 'topk_median')
-
 def reduce_map(m:torch.Tensor, how:str='topk', frac:float=0.01) -> torch.Tensor:
     "Image scores (N,) from anomaly maps (N,H,W): their mean, max, the mean of the top `frac` share of each map, or that over the map's median."
-    if how not in REDUCES: raise ValueError(f"anomaly_reduce must be one of {REDUCES}, got {how!r}")
+    if how not in ANOMALY_REDUCES: raise ValueError(f"anomaly_reduce must be one of {ANOMALY_REDUCES}, got {how!r}")
     f = m.flatten(1)
     if how == 'mean': return f.mean(1)
     if how == 'max': return f.amax(1)

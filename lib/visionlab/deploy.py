@@ -92,7 +92,7 @@ def model_probs(run_dirs:list, # a model's fold run folders (`study_models` valu
     for d in tqdm(run_dirs, desc='fold models', disable=not progress, leave=False):
         p = read_params(d); rec = from_dict(Recipe, p['hparams']); model, _ = load_checkpoint(d/'model.pt')
         td = TaskData('predict', p['classes'], table.iloc[:0].assign(label=-1), table.assign(label=-1), channels=p['channels'])
-        raw = predict_logits(model, make_loader(td, 'test', td.test, rec, p['backbone'], train=False), rec.tta)
+        raw = predict_logits(model, make_loader(td, 'test', td.test, rec, p['backbone'], train=False), rec.tta, amp=rec.amp)
         z = adjust_logits(raw, np.asarray(p.get('train_counts', np.ones(len(p['classes'])))), rec.posthoc_tau).astype(np.float32)
         out.append(softmax(z))
     return np.mean(out, 0)

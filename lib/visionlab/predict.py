@@ -14,7 +14,7 @@ from .config import Recipe
 from .registry import TTAS, CORRUPTIONS
 from .data import TaskData, load_image
 from .augment import augment_pipeline
-from .train import ImageDataset, norm_stats, model_device
+from .train import ImageDataset, amp_autocast, norm_stats, model_device
 
 # %% auto #0
 __all__ = ['SCALES', 'View', 'geo_view', 'scaled_size', 'scale_view', 'tta_views', 'predict_logits', 'gaussian_noise', 'jpeg',
@@ -78,12 +78,12 @@ def tta_views(name:str) -> list: # a `TTAS` name
 
 # %% ../../nbs/07_predict.ipynb #28182620
 @torch.no_grad()
-def predict_logits(model:nn.Module, dl:DataLoader, tta:str='none', device=None, progress:bool=False) -> np.ndarray:
-    "Logits of every sample of `dl` (in order), averaged over the views of `tta`."
+def predict_logits(model:nn.Module, dl:DataLoader, tta:str='none', device=None, progress:bool=False, amp:str='auto') -> np.ndarray:
+    "Logits of every sample of `dl` (in order), averaged over the views of `tta`, under the autocast of recipe field `amp`."
     views = tta_views(tta); device = device or model_device(model); model.eval(); out = []
     for x, _ in tqdm(dl, desc=f'predict[{tta}]', leave=False, disable=not progress):
         x = x.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
+        with amp_autocast(device.type, amp):
             out.append(torch.stack([model(v(x)).float() for v in views]).mean(0).cpu())
     return torch.cat(out).numpy()
 
@@ -176,6 +176,6 @@ def predict_features(model:nn.Module, # a timm-style model: `forward_features`, 
     device = device or model_device(model); model.eval(); out = []
     for x, _ in dl:
         x = x.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
+        with amp_autocast(device.type):
             out.append(model.forward_head(model.forward_features(x), pre_logits=True).float().cpu())
     return torch.cat(out).numpy()

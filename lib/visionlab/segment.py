@@ -13,7 +13,7 @@ from torch.utils.data import Dataset, DataLoader
 from .config import Recipe, atomic_write, write_csv
 from .data import FMNIST_DIR, read_idx, register_task, TaskData, get_task
 from .models import OFFLINE_WEIGHTS
-from .train import make_optimizer, make_scheduler, norm_stats, state_copy, model_device
+from .train import amp_autocast, make_optimizer, make_scheduler, norm_stats, state_copy, model_device
 from .calibrate import resample_counts
 from matplotlib.figure import Figure
 from .report import escaped, save_table
@@ -194,13 +194,13 @@ def seg_loader(td:TaskData, split:str, rows:pd.DataFrame, r:Recipe, backbone:str
                       generator=torch.Generator().manual_seed(seed) if train else None)
 
 @torch.no_grad()
-def predict_masks(model:nn.Module, dl, tta:str='none') -> np.ndarray:
-    "Argmax masks (N,H,W) uint8 of every image of `dl` under TTA preset `tta`."
+def predict_masks(model:nn.Module, dl, tta:str='none', amp:str='auto') -> np.ndarray:
+    "Argmax masks (N,H,W) uint8 of every image of `dl` under TTA preset `tta` and the autocast of recipe field `amp`."
     dev = model_device(model)
-    return np.concatenate([seg_tta(model, x.to(dev), tta).argmax(1).cpu().numpy().astype(np.uint8) for x, _ in dl])
+    with amp_autocast(dev.type, amp): return np.concatenate([seg_tta(model, x.to(dev), tta).float().argmax(1).cpu().numpy().astype(np.uint8) for x, _ in dl])
 
 def fit_segmenter(model:nn.Module, train_dl, valid_dl, r:Recipe, weights:torch.Tensor, num_classes:int, history_path=None, progress:bool=False) -> pd.DataFrame:
-    "Train `model` with the class-weighted Dice + Focal loss (bf16 autocast on GPU, `grad_clip`); keep the best validation-mIoU epoch, stop after `patience` epochs without a `min_delta` gain; returns the history (`kept` marks the kept epoch)."
+    "Train `model` with the class-weighted Dice + Focal loss (bfloat16 autocast per `amp`, `grad_clip`); keep the best validation-mIoU epoch, stop after `patience` epochs without a `min_delta` gain; returns the history (`kept` marks the kept epoch)."
     dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu'); model.to(dev)
     opt = make_optimizer(model, r); sched = make_scheduler(opt, r, len(train_dl)); rows = []
     best, best_ep, best_state, wait = -np.inf, 0, None, 0
@@ -208,7 +208,7 @@ def fit_segmenter(model:nn.Module, train_dl, valid_dl, r:Recipe, weights:torch.T
         model.train(); tl, n, t0 = 0.0, 0, time.time()
         for x, m in train_dl:
             x, m = x.to(dev), m.to(dev)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == 'cuda'): logits = model(x)
+            with amp_autocast(dev.type, r.amp): logits = model(x)
             loss = seg_loss(logits.float(), m, weights, r.seg_dice, r.seg_focal, r.focal_gamma)   # the loss in float32: Dice sums many small terms
             opt.zero_grad(set_to_none=True); loss.backward()
             if r.grad_clip > 0: nn.utils.clip_grad_norm_(model.parameters(), r.grad_clip)
@@ -216,7 +216,7 @@ def fit_segmenter(model:nn.Module, train_dl, valid_dl, r:Recipe, weights:torch.T
         row = dict(epoch=ep, phase='main', train_loss=tl / n, lr=opt.param_groups[0]['lr'], time_s=time.time() - t0, img_per_s=n / (time.time() - t0))
         if valid_dl is not None:
             truth = np.concatenate([m.numpy() for _, m in valid_dl])
-            row['miou'] = seg_metrics(seg_confusion(predict_masks(model, valid_dl), truth, num_classes))['miou']
+            row['miou'] = seg_metrics(seg_confusion(predict_masks(model, valid_dl, amp=r.amp), truth, num_classes))['miou']
             if row['miou'] > best + r.min_delta: best, best_ep, best_state, wait = row['miou'], ep, state_copy(model), 0
             else: wait += 1
         rows.append(row)

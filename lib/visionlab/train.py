@@ -13,7 +13,7 @@ import torch, torch.nn as nn
 from torch.utils.data import Dataset, DataLoader, WeightedRandomSampler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm.auto import tqdm
-from .config import Recipe, seed_everything, atomic_write
+from .config import AMPS, Recipe, seed_everything, atomic_write
 from .registry import SAMPLERS, SCHEDULES, FINAL_MODELS
 from .data import TaskData, load_image
 from .augment import augment_pipeline, batch_augment, has_batch_path, resize_array, mix_batch, mix_loss
@@ -23,9 +23,10 @@ from .losses import get_loss, classification_metrics, is_better, class_balanced_
 # %% auto #0
 __all__ = ['ImageDataset', 'norm_stats', 'model_device', 'denormalise', 'class_sampler', 'ArrayDataset', 'BatchLoader',
            'group_labels', 'batch_path', 'make_loader', 'with_sampler', 'train_counts', 'make_optimizer',
-           'cycle_position', 'make_scheduler', 'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn', 'optimizer_step',
-           'weight_averages', 'batchnorm_eval', 'mixed_loss', 'train_epoch', 'FitResult', 'state_copy', 'best_epochs',
-           'pick_final', 'final_weights', 'fit', 'CheckpointError', 'save_checkpoint', 'load_checkpoint']
+           'cycle_position', 'make_scheduler', 'amp_autocast', 'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn',
+           'optimizer_step', 'weight_averages', 'batchnorm_eval', 'mixed_loss', 'train_epoch', 'FitResult',
+           'state_copy', 'best_epochs', 'pick_final', 'final_weights', 'fit', 'CheckpointError', 'save_checkpoint',
+           'load_checkpoint']
 
 # %% ../../nbs/06_train.ipynb #356a5ddc
 class ImageDataset(Dataset):
@@ -160,12 +161,18 @@ def make_scheduler(opt, recipe:Recipe, steps_per_epoch:int):
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * pos(s - warm))))
 
 # %% ../../nbs/06_train.ipynb #f83f991e
+def amp_autocast(device_type:str, # 'cpu' or 'cuda'
+                 amp:str='auto'): # 'auto' (bfloat16 on GPU), 'bf16' (bfloat16 on any device), 'off' (float32)
+    "The bfloat16 autocast context of recipe field `amp` on a device of type `device_type`."
+    if amp not in AMPS: raise ValueError(f"amp must be one of {', '.join(AMPS)}, got {amp!r}")
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp == 'bf16' or (amp == 'auto' and device_type == 'cuda'))
+
 @torch.no_grad()
-def logits_of(model:nn.Module, dl:DataLoader, device=None, progress:bool=False) -> tuple:
+def logits_of(model:nn.Module, dl:DataLoader, device=None, progress:bool=False, amp:str='auto') -> tuple:
     "Logits (float32 numpy) and labels of every batch of `dl`, in order."
     device = device or model_device(model); model.eval(); out, ys = [], []
     for x, y in tqdm(dl, desc='predict', leave=False, disable=not progress):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
+        with amp_autocast(device.type, amp):
             out.append(model(x.to(device, non_blocking=True)).float().cpu()); ys.append(y.cpu())
     return torch.cat(out).numpy(), torch.cat(ys).numpy()
 
@@ -217,10 +224,10 @@ def batchnorm_eval(model:nn.Module) -> nn.Module:
     return model
 
 # %% ../../nbs/06_train.ipynb #e0e6708a
-def mixed_loss(model:nn.Module, loss_fn, x, y_a, y_b, lam:float):
-    "lam * loss(model(x), y_a) + (1 - lam) * loss(model(x), y_b), under bfloat16 autocast on GPU (just the first term when lam is 1)."
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=x.device.type == 'cuda'):
-        return mix_loss(loss_fn, model(x), y_a, y_b, lam)
+def mixed_loss(model:nn.Module, loss_fn, x, y_a, y_b, lam:float, amp:str='auto'):
+    "lam * loss(model(x), y_a) + (1 - lam) * loss(model(x), y_b), under the autocast of `amp` (just the first term when lam is 1)."
+    with amp_autocast(x.device.type, amp):
+        return mix_loss(loss_fn, model(x).float(), y_a, y_b, lam)   # the loss in float32: bfloat16 logits keep ~3 digits
 
 def _set_lr(opt, scale:float, fixed:float):   # the schedulers set each step's LR afresh, so this changes that step's LR only
     for g in opt.param_groups: g['lr'] = fixed if fixed > 0 else g['lr'] * scale
@@ -234,10 +241,10 @@ def train_epoch(model, dl, opt, sched, loss_fn, recipe:Recipe, device, bar=None,
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if recipe.channels_last: x = x.contiguous(memory_format=torch.channels_last)
         batch = mix_batch(x, y, recipe.mixup_alpha, recipe.cutmix_alpha, recipe.mix_prob, gen) if mix else (x, y, y, 1.0)
-        loss = mixed_loss(model, loss_fn, *batch); (loss / k).backward(); total += loss.item() * len(y); n += len(y)
+        loss = mixed_loss(model, loss_fn, *batch, recipe.amp); (loss / k).backward(); total += loss.item() * len(y); n += len(y)
         if bar is not None: bar.update(1); bar.set_postfix(loss=f'{loss.item():.3f}')
         if (i + 1) % k and i + 1 < len(dl): continue          # accumulate
-        optimizer_step(model, opt, recipe, lambda: mixed_loss(model, loss_fn, *batch)); sched.step(); _set_lr(opt, lr_scale, lr_fixed)
+        optimizer_step(model, opt, recipe, lambda: mixed_loss(model, loss_fn, *batch, recipe.amp)); sched.step(); _set_lr(opt, lr_scale, lr_fixed)
         if ema is not None: ema.update_parameters(model)
     return total / max(n, 1)
 
@@ -292,7 +299,7 @@ def pick_final(scores:dict, available:list, recipe:Recipe) -> str:
 def _late_phase(epoch:int, recipe:Recipe) -> bool: return recipe.drw_epochs > 0 and epoch > recipe.epochs - recipe.drw_epochs
 
 def _validate(model, valid_dl, counts, recipe, device) -> dict:   # metrics of the logits the run publishes (post-hoc adjusted)
-    return classification_metrics(*reversed(_adjusted(logits_of(model, valid_dl, device), counts, recipe.posthoc_tau)))
+    return classification_metrics(*reversed(_adjusted(logits_of(model, valid_dl, device, amp=recipe.amp), counts, recipe.posthoc_tau)))
 
 def _scores(model, state, valid_dl, counts, recipe, device) -> dict:
     model.load_state_dict(state); return _validate(model, valid_dl, counts, recipe, device)
