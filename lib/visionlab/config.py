@@ -42,6 +42,8 @@ class Recipe:
     batch_size: int = 128       # training batch size
     lr: float = 3e-3            # peak learning rate (AdamW)
     weight_decay: float = 5e-4  # AdamW weight decay
+    lookahead_k: int = 0        # Lookahead (Zhang et al. 2019, timm's): every k steps the slow weights move lookahead_alpha of the way to the fast ones, which restart there; 0 = off
+    lookahead_alpha: float = 0.5
     schedule: str = 'cosine'    # 'cosine' (linear warmup then cosine), 'onecycle' or 'cosine_restarts' (warmup then cosine cycles, see restart_epochs)
     warmup_epochs: float = 1.0  # warmup length for 'cosine' (fraction of the run for 'onecycle' = warmup/epochs)
     loss: str = 'ce'            # registered loss name (see `visionlab.losses`); built from this recipe and the training fold's class counts
@@ -59,7 +61,7 @@ class Recipe:
     drw_lr_scale: float = 1.0   # learning-rate multiplier during the last phase
     min_delta: float = 0.0      # smallest improvement of select_metric that counts (checkpoint selection and early stopping)
     augment: str = 'none'       # registered augmentation profile (see `visionlab.augment`)
-    tta: str = 'none'           # test-time augmentation preset (see `visionlab.predict.TTAS`): none, hflip, vflip, rot90, geo8, ms, hflip_ms
+    tta: str = 'none'           # test-time augmentation preset (see `visionlab.predict.TTAS`): none, hflip, vflip, rot90, geo8, ms, hflip_ms, hflip_shift
     group_augment: str = 'none' # class-group profile: images of `group_classes` get this profile instead, with probability `group_p`
     group_classes: list = field(default_factory=list)  # class names (e.g. the rare or confusable ones) that get `group_augment`
     group_p: float = 0.0        # probability that an image of `group_classes` gets `group_augment`
@@ -339,7 +341,7 @@ METRIC_NAMES = ['acc', 'macro_f1', 'balanced_acc', 'nll']   # what `select_metri
 
 RECIPE_RULES = [  # (field, valid when, what it must be): a recipe's fixed choices, ranges and field-to-field rules
     ('select_metric', lambda r: r.select_metric in METRIC_NAMES, f"one of {', '.join(METRIC_NAMES)}"), ('drw_mode', lambda r: r.drw_mode in ('weights', 'sampler'), "'weights' or 'sampler'"),
-    ('aug_path', lambda r: r.aug_path in ('auto', 'batch', 'sample'), "'auto', 'batch' or 'sample'"), ('amp', lambda r: r.amp in AMPS, f"one of {', '.join(AMPS)}"), ('resize', lambda r: r.resize in RESIZES, f"one of {', '.join(RESIZES)}"), ('feature_pool', lambda r: r.feature_pool in FEATURE_POOLS, f"one of {', '.join(FEATURE_POOLS)}"),
+    ('aug_path', lambda r: r.aug_path in ('auto', 'batch', 'sample'), "'auto', 'batch' or 'sample'"), ('amp', lambda r: r.amp in AMPS, f"one of {', '.join(AMPS)}"), ('lookahead_k', lambda r: r.lookahead_k >= 0, '>= 0 (0 = off)'), ('lookahead_alpha', lambda r: 0 < r.lookahead_alpha <= 1, 'in (0, 1]'), ('resize', lambda r: r.resize in RESIZES, f"one of {', '.join(RESIZES)}"), ('feature_pool', lambda r: r.feature_pool in FEATURE_POOLS, f"one of {', '.join(FEATURE_POOLS)}"),
     ('cb_beta', lambda r: 0 <= r.cb_beta < 1, 'in [0, 1)'), ('focal_gamma', lambda r: r.focal_gamma >= 0, '>= 0'),
     ('weight_power', lambda r: r.weight_power >= 0, '>= 0'), ('ldam_max_margin', lambda r: r.ldam_max_margin > 0, '> 0'),
     ('ldam_scale', lambda r: r.ldam_scale > 0, '> 0'), ('label_smoothing', lambda r: 0 <= r.label_smoothing < 1, 'in [0, 1)'),

@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['VLAB_BACKBONES', 'BACKBONE_PREFIXES', 'PREFIX_MODULES', 'OFFLINE_WEIGHTS', 'register_backbone', 'conv_bn', 'VlabNet',
-           'CnnSmall', 'cnn_small', 'BasicBlock', 'res_stage', 'ResNetSmall', 'resnet_small', 'register_prefix',
-           'prefix_family', 'check_backbone', 'per_channel_stats', 'backbone_config', 'read_state_dict',
-           'classifier_names', 'drop_mismatched_head', 'zero_head', 'adapt_stem', 'resample_pos_embed', 'load_weights',
-           'register_weights', 'rename_by_position', 'lite0_imagenet_state_dict', 'takes_img_size', 'size_args',
-           'create_backbone']
+           'CnnSmall', 'cnn_small', 'BasicBlock', 'res_stage', 'ResNetSmall', 'resnet_small', 'AirNet', 'airnet',
+           'register_prefix', 'prefix_family', 'check_backbone', 'per_channel_stats', 'backbone_config',
+           'read_state_dict', 'classifier_names', 'drop_mismatched_head', 'zero_head', 'adapt_stem',
+           'resample_pos_embed', 'load_weights', 'register_weights', 'rename_by_position', 'lite0_imagenet_state_dict',
+           'takes_img_size', 'size_args', 'create_backbone']
 
 # %% ../../nbs/04_models.ipynb #7dfb4c3e
 import sys, difflib, functools, importlib, warnings
@@ -103,6 +103,33 @@ class ResNetSmall(VlabNet):
 def resnet_small(pretrained=False, **kwargs):
     "timm entrypoint of `ResNetSmall` (28-32 px, RGB by default)."
     return build_model_with_cfg(ResNetSmall, 'resnet_small', pretrained, **kwargs)
+
+# %% ../../nbs/04_models.ipynb #81ec03b2
+class AirNet(VlabNet):
+    "airbench-style CNN: frozen 2x2 whitening conv (set by `data_init`), three conv-pool-BN-GELU-conv-BN-GELU blocks, GAP, linear."
+    def __init__(self, in_chans:int=1, num_classes:int=10, widths=(64, 128, 256), drop_rate:float=0., eps:float=5e-4, **kwargs):
+        super().__init__()
+        self.eps, w0 = eps, 2 * in_chans * 4
+        self.whiten = nn.Conv2d(in_chans, w0, 2, bias=True); self.whiten.weight.requires_grad_(False)
+        blocks, c = [], w0
+        for w in widths:
+            blocks += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(w), nn.GELU(),
+                       nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.GELU()]; c = w
+        self.features = nn.Sequential(self.whiten, *blocks)
+        self._init_head(c, num_classes, drop_rate)
+
+    @torch.no_grad()
+    def data_init(self, x:torch.Tensor): # normalised training images (N, C, H, W)
+        "Set the whitening filters from the 2x2 patches of `x`: covariance eigenvectors / sqrt(eigenvalue + eps), both signs."
+        p = F.unfold(x.float(), 2).transpose(1, 2).reshape(-1, self.whiten.in_channels * 4).double()
+        ev, vec = torch.linalg.eigh(torch.cov(p.T))
+        w = (vec.T / (ev.clamp_min(0) + self.eps).sqrt()[:, None]).reshape(-1, self.whiten.in_channels, 2, 2)
+        self.whiten.weight.copy_(torch.cat([w, -w]).to(self.whiten.weight))
+
+@register_backbone(input_size=(1, 28, 28), mean=(0.5,), std=(0.5,), first_conv='features.0')
+def airnet(pretrained=False, **kwargs):
+    "timm entrypoint of `AirNet` (28-32 px, grayscale by default)."
+    return build_model_with_cfg(AirNet, 'airnet', pretrained, **kwargs)
 
 # %% ../../nbs/04_models.ipynb #3f68b3a2
 BACKBONE_PREFIXES = {}   # name prefix -> dict(check, create, config): backbone families built outside timm

@@ -17,9 +17,9 @@ from .augment import augment_pipeline
 from .train import ImageDataset, amp_autocast, norm_stats, model_device
 
 # %% auto #0
-__all__ = ['SCALES', 'View', 'geo_view', 'scaled_size', 'scale_view', 'tta_views', 'predict_logits', 'gaussian_noise', 'jpeg',
-           'blur', 'downscale', 'corruption_key', 'corrupt', 'CorruptedImages', 'robust_logits', 'logits_frame',
-           'robust_frame', 'predict_features']
+__all__ = ['SCALES', 'View', 'geo_view', 'scaled_size', 'scale_view', 'shift_view', 'tta_views', 'predict_logits',
+           'gaussian_noise', 'jpeg', 'blur', 'downscale', 'corruption_key', 'corrupt', 'CorruptedImages',
+           'robust_logits', 'logits_frame', 'robust_frame', 'predict_features']
 
 # %% ../../nbs/07_predict.ipynb #dfd863a9
 class View(NamedTuple):
@@ -64,12 +64,22 @@ def scale_view(s:float, # side scale factor (1.0: no resize)
     name = ('hflip+' if flip else '') + f'scale{s:g}'
     return View(name, lambda x: _resize(g(x), scaled_size(x.shape[-2:], s)), lambda y, hw: g.inv(_resize(y, hw)))
 
+# %% ../../nbs/07_predict.ipynb #147f13df
+def shift_view(d:int=1, # pixels moved right and down (negative: left and up)
+               flip:bool=False # horizontal flip first
+              ) -> View:
+    "The batch moved by `d` px along both axes (reflect padding, as airbench's multi-crop TTA); `inv` moves it back."
+    g = geo_view(0, flip); s = abs(d)
+    move = lambda x, d: F.pad(x, (s,) * 4, mode='reflect')[..., s - d:s - d + x.shape[-2], s - d:s - d + x.shape[-1]]
+    return View(('hflip+' if flip else '') + f'shift{d:+d}', lambda x: move(g(x), d), lambda y, hw=None: g.inv(move(y, -d)))
+
 # %% ../../nbs/07_predict.ipynb #723fe25f
 SCALES = (0.875, 1.0, 1.125)   # side scale factors of the multi-scale presets
 
 TTAS.update({'none': [geo_view(0)], 'hflip': [geo_view(0), geo_view(0, True)], 'vflip': [geo_view(0), geo_view(2, True)],
         'rot90': [geo_view(k) for k in range(4)], 'geo8': [geo_view(k, f) for f in (False, True) for k in range(4)],
-        'ms': [scale_view(s) for s in SCALES], 'hflip_ms': [scale_view(s, f) for f in (False, True) for s in SCALES]})
+        'ms': [scale_view(s) for s in SCALES], 'hflip_ms': [scale_view(s, f) for f in (False, True) for s in SCALES],
+        'hflip_shift': [shift_view(d, f) if d else geo_view(0, f) for f in (False, True) for d in (0, -1, 1)]})
 
 def tta_views(name:str) -> list: # a `TTAS` name
     "The registered list of `View`s for TTA `name`."

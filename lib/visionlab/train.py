@@ -13,6 +13,7 @@ import torch, torch.nn as nn
 from torch.utils.data import Dataset, DataLoader, WeightedRandomSampler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm.auto import tqdm
+from timm.optim import Lookahead
 from .config import AMPS, Recipe, seed_everything, atomic_write
 from .registry import SAMPLERS, SCHEDULES, FINAL_MODELS
 from .data import TaskData, load_image
@@ -25,8 +26,8 @@ __all__ = ['ImageDataset', 'norm_stats', 'model_device', 'denormalise', 'class_s
            'group_labels', 'batch_path', 'make_loader', 'with_sampler', 'train_counts', 'make_optimizer',
            'cycle_position', 'make_scheduler', 'amp_autocast', 'logits_of', 'sam_ascent', 'sam_descent', 'frozen_bn',
            'optimizer_step', 'weight_averages', 'batchnorm_eval', 'mixed_loss', 'train_epoch', 'FitResult',
-           'state_copy', 'best_epochs', 'pick_final', 'final_weights', 'fit', 'CheckpointError', 'save_checkpoint',
-           'load_checkpoint']
+           'state_copy', 'best_epochs', 'pick_final', 'final_weights', 'first_images', 'fit', 'CheckpointError',
+           'save_checkpoint', 'load_checkpoint']
 
 # %% ../../nbs/06_train.ipynb #356a5ddc
 class ImageDataset(Dataset):
@@ -136,10 +137,11 @@ def train_counts(dl) -> np.ndarray:
 
 # %% ../../nbs/06_train.ipynb #453210f6
 def make_optimizer(model:nn.Module, recipe:Recipe) -> torch.optim.Optimizer:
-    "AdamW with weight decay on weights only (not on biases and norm parameters)."
+    "AdamW with weight decay on weights only (not on biases and norm parameters), inside timm's `Lookahead` when `lookahead_k` > 0."
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     rest = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    return torch.optim.AdamW([{'params': decay, 'weight_decay': recipe.weight_decay}, {'params': rest, 'weight_decay': 0.0}], lr=recipe.lr)
+    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': recipe.weight_decay}, {'params': rest, 'weight_decay': 0.0}], lr=recipe.lr)
+    return Lookahead(opt, recipe.lookahead_alpha, recipe.lookahead_k) if recipe.lookahead_k else opt
 
 # %% ../../nbs/06_train.ipynb #0c921e73
 SCHEDULES.update(cosine='linear warmup, then cosine decay', onecycle='one-cycle (warmup fraction = warmup_epochs / epochs)', cosine_restarts='warmup, then cosine cycles (restart_epochs, restart_mult)')
@@ -320,9 +322,18 @@ def _prepare(model, loaders, recipe, device):
     for dl in loaders:
         if isinstance(dl, BatchLoader): dl.to(device)
 
+def first_images(dl, n:int=5000) -> torch.Tensor:
+    "The first `n` (or all) training images of loader `dl`, as its batches give them (augmented, normalised)."
+    xs = []
+    for x, _ in dl:
+        xs.append(x); n -= len(x)
+        if n <= 0: break
+    return torch.cat(xs)
+
 def fit(model:nn.Module, train_dl, valid_dl, recipe:Recipe, history_path=None, device=None, progress:bool=True, seed:int=0) -> FitResult:
     "Train `model`; keep the best-`select_metric` checkpoint on `valid_dl` (the last one without it), or EMA/SWA weights per `final_model`."
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu')); _prepare(model, [train_dl, valid_dl], recipe, device)
+    if hasattr(model, 'data_init'): model.data_init(first_images(train_dl))   # data-dependent layers (airnet's whitening)
     counts = train_counts(train_dl); loss_fn, opt = get_loss(recipe, counts).to(device), make_optimizer(model, recipe)
     sched = make_scheduler(opt, recipe, math.ceil(len(train_dl) / recipe.accum_steps))
     (ema, swa), gen = weight_averages(model, recipe), np.random.default_rng(seed)   # gen: mixup/cutmix draws
