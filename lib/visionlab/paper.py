@@ -55,7 +55,7 @@ def build_pdf(tex:Path) -> Path|None:
 def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str='', combiners:str='',
               also:str='', # comma-separated further study folders whose few-shot runs join this study's few-shot assets
              ) -> list:
-    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone; a few-shot study: `paper_fewshot.ipynb` once; anomaly runs: `paper_anomaly.ipynb`), then write `<out_dir>/README.md` and `paper.tex` (and `paper.pdf` where LaTeX is installed); returns the executed notebooks."
+    "Execute `nbs/tasks/paper_summary.ipynb` per task of `study_dir` (or `task` alone; a few-shot study: `paper_fewshot.ipynb` once; anomaly runs: `paper_anomaly.ipynb`; refits only: `paper_refit.ipynb`), then write `<out_dir>/README.md` and `paper.tex` (and `paper.pdf` where LaTeX is installed); returns the executed notebooks."
     study_dir, out = Path(study_dir).absolute(), Path(out_dir).absolute()
     if not study_dir.is_dir(): raise FileNotFoundError(f'study folder {study_dir} not found (run `vlab run` first)')
     others = [Path(d).absolute() for d in also.split(',') if d]
@@ -65,12 +65,15 @@ def run_paper(study_dir, out_dir='paper', task:str='', select:str='', models:str
     from visionlab.fewshot import fewshot_runs
     from visionlab.report import write_paper_readme, write_paper_tex
     from visionlab.segment import seg_runs
+    from visionlab.refit import refit_runs
+    refit_only = lambda d: refit_runs(d) if complete_runs(d).empty else refit_runs(d).iloc[:0]   # fold studies keep their summary
     def index(dirs, since):   # what each asset shows, and the paper that holds them all
         write_paper_readme(out, study_dir, dirs, since, others); build_pdf(write_paper_tex(out, study_dir.name, dirs, since))
     study_level = [  # (runs finder, notebook, README label, parameters): one paper for the whole study, the first that applies
         (seg_runs, 'paper_seg', 'segmentation', dict(study_dir=str(study_dir))),          # table, per-class IoU, best/worst panels
         (anomaly_runs, 'paper_anomaly', 'anomaly', dict(study_dir=str(study_dir))),      # tables and ROC figures per defect kind
-        (fewshot_runs, 'paper_fewshot', 'few-shot', dict(study_dirs=[str(study_dir), *map(str, others)]))]   # not one per variant
+        (fewshot_runs, 'paper_fewshot', 'few-shot', dict(study_dirs=[str(study_dir), *map(str, others)])),   # not one per variant
+        (refit_only, 'paper_refit', 'refit', dict(study_dir=str(study_dir)))]             # no folds: test metrics of the refits
     for runs_of, name, label, params in ([] if task else study_level):
         if runs_of(study_dir).empty: continue
         since, nb = time.time(), study_dir/f'{name}.ipynb'

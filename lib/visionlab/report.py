@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .config import atomic_write, repo_root
 from .losses import LOWER_IS_BETTER
-from .store import complete_runs, read_study_record, run_commit, read_metrics, read_grid_log
+from .store import complete_runs, run_index, read_study_record, run_commit, read_metrics, read_grid_log
 
 # %% ../../nbs/07a_report.ipynb #d3765469
 LATEX_SPECIALS = {'\\': r'\textbackslash{}', '_': r'\_', '%': r'\%', '&': r'\&', '#': r'\#', '{': r'\{', '}': r'\}',
@@ -150,6 +150,9 @@ ASSET_NOTES = {  # file stem -> what that table or figure shows (one line of the
     'fewshot_shots_auc': 'test ROC-AUC against labelled images per class, one line per method (mean ± std over draws)',
     'fewshot_progression_acc': 'test accuracy per method, zero-shot → linear probe → MLP probe → LoRA → full fine-tune → the evidence steps (the Laplacian baseline, texture statistics, their sum, + patch-kNN, then with the embedding), one line per shot count',
     'fewshot_progression_auc': 'test ROC-AUC per method in the same progression, one line per shot count',
+    'refit': 'models trained once on the whole training split (no folds): test acc and macro-F1 with bootstrap 95% CI, NLL, epochs, and each one\'s paired difference to the reference model with its 95% CI (run times: bench/run_seconds.csv)',
+    'refit_learning_curves': 'training loss per epoch of each refit model (no validation fold)',
+    'refit_confusion': 'row-normalised confusion matrix of the most accurate refit model on the test split',
 }
 SUFFIX_ORDER = {'.tex': 0, '.csv': 1, '.png': 2, '.pdf': 3}  # how a stem's files are listed
 KINDS = dict(tables='Tables (booktabs LaTeX `.tex`; the same numbers in `.csv`)', figures='Figures (300-DPI `.png` and vector `.pdf`)')
@@ -168,8 +171,9 @@ def paper_assets(folder, # a paper folder: holds tables/ and figures/
 # %% ../../nbs/07a_report.ipynb #fff4883c
 def study_provenance(study_dir, # runs/<study>
                     ) -> dict:
-    "The study's name, tasks, complete runs, the sorted git commits that made them (each run's `env.json`), their summed and longest own run time (`metrics.json`), its grid log and study file."
+    "The study's name, tasks, complete runs (its refits when it has no folds), the sorted git commits that made them (each run's `env.json`), their summed and longest own run time (`metrics.json`), its grid log and study file."
     runs = complete_runs(study_dir); name = read_study_record(study_dir).get('study', Path(study_dir).name)
+    if runs.empty: ix = run_index(study_dir); runs = ix[ix.kind == 'full']   # a study without folds: its refits
     secs = [read_metrics(p, missing_ok=True).get('run_seconds', np.nan) for p in runs.path]
     log = read_grid_log(study_dir); logged = log.study_file.dropna().tolist() if 'study_file' in log else []
     default = f'params/{name}.yaml'
