@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['REFIT_HEADERS', 'refit_runs', 'refit_table', 'write_refit_assets']
 
-# %% ../../nbs/10a_refit.ipynb #e7b2698f
+# %% ../../nbs/10a_refit.ipynb #b56662c1
 from pathlib import Path
 import numpy as np, pandas as pd
 from .calibrate import bootstrap_ci, paired_bootstrap_ci, ci_delta_cell
@@ -16,7 +16,7 @@ from .store import run_index, model_names, read_test, read_metrics, read_history
 from .figures import confusion_figure, learning_curve_figure
 from .style import save_figure
 
-# %% ../../nbs/10a_refit.ipynb #55dfd36a
+# %% ../../nbs/10a_refit.ipynb #93b179b1
 def refit_runs(study_dir, # runs/<study>
               ) -> pd.DataFrame:
     "The finished refits of `study_dir` that predicted a test split: task, backbone, recipe, model, path; in the study file's recipe order."
@@ -25,7 +25,7 @@ def refit_runs(study_dir, # runs/<study>
     ix = ix.assign(rank=[order.index(r) if r in order else len(order) for r in ix.recipe]).sort_values(['task', 'rank', 'backbone', 'recipe'])
     return ix.assign(model=model_names(ix))[['task', 'backbone', 'recipe', 'model', 'path']].reset_index(drop=True)
 
-# %% ../../nbs/10a_refit.ipynb #97d09c88
+# %% ../../nbs/10a_refit.ipynb #fb4e4460
 def _probs(run_dir) -> tuple:
     t = read_test(run_dir).sort_values('id'); return t.id.to_numpy(), t.label.to_numpy(), softmax(t[logit_cols(t)].to_numpy())
 
@@ -55,7 +55,7 @@ def refit_table(study_dir, # runs/<study>
                        n_test=len(y), reference=ref)
     return pd.DataFrame.from_dict(rows, orient='index').rename_axis('model')
 
-# %% ../../nbs/10a_refit.ipynb #0f75ddc7
+# %% ../../nbs/10a_refit.ipynb #a11f4bd5
 REFIT_HEADERS = dict(test_acc='test acc [95% CI]', test_macro_f1='macro-F1 [95% CI]', test_nll='NLL', d_test='Δ acc [95% CI]', epochs='epochs')
 
 def _ci(v, lo, hi) -> str: return f'{v:.4f} [{lo:.4f}, {hi:.4f}]'
@@ -88,5 +88,5 @@ def write_refit_assets(study_dir, # runs/<study>
     lc = save_figure(learning_curve_figure(hist, title=f'{task}: training loss per epoch (refits)'), out/'figures'/'refit_learning_curves')
     best = tab.test_acc.idxmax(); t = read_test(runs.path[runs.model == best].iloc[0]).sort_values('id')
     classes = read_params(runs.path.iloc[0])['classes']
-    cm = save_figure(confusion_figure(t.label.to_numpy(), t[logit_cols(t)].to_numpy().argmax(1), classes, f'{task}: {best}, test split'), out/'figures'/'refit_confusion')
+    cm = save_figure(confusion_figure(t.label.to_numpy(), t[logit_cols(t)].to_numpy().argmax(1), classes, best), out/'figures'/'refit_confusion')   # title: the model (task and split: README, caption)
     return dict(table=tex, csv=csv, run_seconds=bench, learning_curves=lc, confusion_matrix=cm)
