@@ -208,7 +208,7 @@ def write_robust_assets(rs:dict, # `robust_summary` output; None (no robust file
     secs = out/'bench'/'fit_seconds.csv'; secs.parent.mkdir(parents=True, exist_ok=True)   # timings differ run to run: not in the table
     tab[['fit_seconds', 'n_folds']].to_csv(secs)
     pf = out/'tables'/'ablation_per_fold.csv'; rs['per_fold'].to_csv(pf, index=False)
-    png, pdf = save_figure(ablation_figure(tab, base, f"{rs['task']}: clean vs robust accuracy"), out/'figures'/'ablation')
+    png, pdf = save_figure(ablation_figure(tab, base, f"{rs['task']}:\nclean vs robust accuracy"), out/'figures'/'ablation')
     return dict(table=tex, csv=csv, per_fold_csv=pf, png=png, pdf=pdf, fit_seconds=secs)
 
 # %% ../../nbs/09a_ablation.ipynb #ecf4ac15
