@@ -5,27 +5,27 @@
 # %% auto #0
 __all__ = ['REFIT_HEADERS', 'refit_runs', 'refit_table', 'write_refit_assets']
 
-# %% ../../nbs/10a_refit.ipynb #6bb8e390
+# %% ../../nbs/10a_refit.ipynb #e9cc4b79
 from pathlib import Path
 import numpy as np, pandas as pd
 from .calibrate import bootstrap_ci, paired_bootstrap_ci, ci_delta_cell
 from .ensemble import logit_cols
 from .losses import softmax
 from .report import booktabs_table, latex_escape, save_table
-from .store import run_index, model_names, read_test, read_metrics, read_history, read_study_record, read_params
-from .figures import confusion_figure, learning_curve_figure
+from .store import run_index, model_names, read_test, read_metrics, read_history, read_params
+from .figures import confusion_figure, learning_curve_figure, study_order
 from .style import save_figure
 
-# %% ../../nbs/10a_refit.ipynb #196313d6
+# %% ../../nbs/10a_refit.ipynb #c505ac52
 def refit_runs(study_dir, # runs/<study>
               ) -> pd.DataFrame:
     "The finished refits of `study_dir` that predicted a test split: task, backbone, recipe, model, path; in the study file's recipe order."
     ix = run_index(study_dir); ix = ix[(ix.kind == 'full').to_numpy() & np.array([(Path(p)/'test.parquet').exists() for p in ix.path], bool)]
-    order = list((read_study_record(study_dir).get('recipes') or {}) if (Path(study_dir)/'study.json').exists() else {})
-    ix = ix.assign(rank=[order.index(r) if r in order else len(order) for r in ix.recipe]).sort_values(['task', 'rank', 'backbone', 'recipe'])
+    order = study_order(study_dir, ix.recipe.unique())
+    ix = ix.assign(rank=[order.index(r) for r in ix.recipe]).sort_values(['task', 'rank', 'backbone', 'recipe'])
     return ix.assign(model=model_names(ix))[['task', 'backbone', 'recipe', 'model', 'path']].reset_index(drop=True)
 
-# %% ../../nbs/10a_refit.ipynb #0eee2410
+# %% ../../nbs/10a_refit.ipynb #a8c8354a
 def _probs(run_dir) -> tuple:
     t = read_test(run_dir).sort_values('id'); return t.id.to_numpy(), t.label.to_numpy(), softmax(t[logit_cols(t)].to_numpy())
 
@@ -43,7 +43,7 @@ def refit_table(study_dir, # runs/<study>
     probs = {m: _probs(p) for m, p in zip(runs.model, runs.path)}; ids, y, pr = probs[ref]
     rows = {}
     for m, p in zip(runs.model, runs.path):
-        i, yy, pm = probs[m]
+        i, _, pm = probs[m]
         if not np.array_equal(i, ids): raise ValueError(f'{p}: its test ids differ from those of {ref}')
         acc, acc_lo, acc_hi = bootstrap_ci(y, pm, 'acc', n_boot, seed); f1, f1_lo, f1_hi = bootstrap_ci(y, pm, 'macro_f1', n_boot, seed)
         d = (0.0, 0.0, 0.0) if m == ref else paired_bootstrap_ci(y, pm, pr, 'acc', n_boot, seed)
@@ -55,7 +55,7 @@ def refit_table(study_dir, # runs/<study>
                        n_test=len(y), reference=ref)
     return pd.DataFrame.from_dict(rows, orient='index').rename_axis('model')
 
-# %% ../../nbs/10a_refit.ipynb #214a1891
+# %% ../../nbs/10a_refit.ipynb #43209496
 REFIT_HEADERS = dict(test_acc='test acc [95% CI]', test_macro_f1='macro-F1 [95% CI]', test_nll='NLL', d_test='Δ acc [95% CI]', epochs='epochs')
 
 def _ci(v, lo, hi) -> str: return f'{v:.4f} [{lo:.4f}, {hi:.4f}]'
@@ -80,9 +80,8 @@ def write_refit_assets(study_dir, # runs/<study>
            f"* where it excludes 0.")
     tex = save_table(booktabs_table(show, cap, f'tab:{task}_refit', list(REFIT_HEADERS), headers=REFIT_HEADERS), out/'tables'/'refit.tex')
     csv = tex.with_suffix('.csv'); tab.to_csv(csv)
-    secs = pd.DataFrame({m: dict(fit_seconds=read_metrics(p).get('fit_seconds'), run_seconds=read_metrics(p).get('run_seconds'),
-                                 img_per_s=_mean_throughput(p))
-                         for m, p in zip(runs.model, runs.path)}).T.rename_axis('model')
+    secs = pd.DataFrame({m: dict(**{k: met.get(k) for k in ('fit_seconds', 'run_seconds')}, img_per_s=_mean_throughput(p))
+                         for m, p in zip(runs.model, runs.path) for met in [read_metrics(p)]}).T.rename_axis('model')
     bench = out/'bench'/'run_seconds.csv'; bench.parent.mkdir(parents=True, exist_ok=True); secs.to_csv(bench)   # timings: not in the table
     hist = pd.concat([read_history(p).assign(model=m, fold=-1) for m, p in zip(runs.model, runs.path)], ignore_index=True)
     lc = save_figure(learning_curve_figure(hist, title=f'{task}: training loss per epoch (refits)'), out/'figures'/'refit_learning_curves')
