@@ -63,11 +63,11 @@ def legend_cols(labels:list, # the legend's labels
 
 # %% ../../nbs/00d_style.ipynb #60a8bb8e
 class FigureStyleError(ValueError):
-    "A figure breaks the paper style: its size, or text smaller than `MIN_PT`."
+    "A figure breaks the paper style: its size, text smaller than `MIN_PT`, or content past its canvas."
 
 def check_figure(fig:Figure, # the figure, as it will be saved
                 ) -> Figure:
-    "`fig` if it is SINGLE or DOUBLE wide (±0.01 in), at most MAX_HEIGHT high and has no visible text under MIN_PT; else `FigureStyleError`."
+    "`fig` if it is SINGLE or DOUBLE wide (±0.01 in), at most MAX_HEIGHT high, has no visible text under MIN_PT and nothing past its canvas; else `FigureStyleError`."
     w, h = fig.get_size_inches()
     if min(abs(w - SINGLE), abs(w - DOUBLE)) > 0.01:
         raise FigureStyleError(f'figure is {w:.2f} in wide: draw it {SINGLE} in (one column) or {DOUBLE} in (two columns) wide, e.g. with new_figure')
@@ -76,6 +76,14 @@ def check_figure(fig:Figure, # the figure, as it will be saved
     small = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_PT - 1e-6]
     if small:
         raise FigureStyleError(f'{len(small)} text(s) under {MIN_PT} pt, e.g. ' + ', '.join(f'{t.get_text()!r} at {t.get_fontsize():g} pt' for t in small[:3]))
+    tight, canvas = fig.get_tightbbox(), fig.bbox_inches   # both in inches
+    over = {side: round(d * 72, 1) for side, d in (('left', canvas.x0 - tight.x0), ('bottom', canvas.y0 - tight.y0),
+                                                   ('right', tight.x1 - canvas.x1), ('top', tight.y1 - canvas.y1)) if d > 1 / 72}
+    if over:
+        past = lambda e: min(e.x0 - fig.bbox.x0, e.y0 - fig.bbox.y0, fig.bbox.x1 - e.x1, fig.bbox.y1 - e.y1) < -fig.dpi / 72
+        out = [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and past(t.get_window_extent())]
+        raise FigureStyleError('drawn past the canvas by ' + ', '.join(f'{v:g} pt at the {k}' for k, v in over.items())
+                               + (': ' + ', '.join(repr(s) for s in out[:3]) if out else '') + ': shorten, wrap or move it')
     return fig
 
 # %% ../../nbs/00d_style.ipynb #a0936abc
