@@ -205,6 +205,9 @@ def _how_made(prov:dict) -> list:
         for r in log.itertuples():
             note = ' (interrupted)' if str(getattr(r, 'interrupted', '')).lower() == 'true' else ''
             out.append(f"| {r.started} | {r.device} | {r.workers} | {r.threads} | {r.done} | {r.failed} | {r.wall_s / 60:.1f} min{note} |")
+        unlogged = prov.get('runs', 0) - int(log.done.sum())
+        if unlogged > 0: out += ['', f"{unlogged} of the {prov['runs']} runs were finished by `vlab run` calls that left no row here (stopped before they could "
+                                     "write it, e.g. killed with the machine); their wall time is unknown."]
     else: out += ['', 'No wall time was logged for these runs (they predate the grid log, or were copied in); the run time above is what they record.']
     notes = study_notes(f)
     if notes: out += ['', f'### The study file (`{f}`) says', ''] + ['    ' + l if l else '' for l in notes.splitlines()]
