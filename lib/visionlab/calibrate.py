@@ -280,7 +280,7 @@ def group_holdout_table(labels, # int (N,) OOF labels
 from pathlib import Path
 from matplotlib.figure import Figure
 from .report import booktabs_table, latex_escape, save_table
-from .style import FONT, MAX_HEIGHT, new_figure, panel_grid, save_figure, style_axes
+from .style import FONT, MAX_HEIGHT, legend_cols, new_figure, panel_grid, save_figure, style_axes
 
 def has_test_labels(summary:dict) -> bool:
     "Whether a `study_summary` output has a test split with at least one known label."
@@ -302,7 +302,7 @@ def reliability_figure(labels, # int (N,) true classes
                       ) -> Figure:
     "Reliability diagram per model (rows of 3): accuracy vs confidence per bin before (●) and after (□) temperature scaling, bin counts below."
     after = after or {}; rows, cols = panel_grid(len(before))
-    fig = new_figure('single' if len(before) == 1 else 'double', min(MAX_HEIGHT, 2.9 * rows + 0.6))
+    width = 'single' if len(before) == 1 else 'double'; fig = new_figure(width, min(MAX_HEIGHT, 2.9 * rows + (0.9 if width == 'single' else 0.6)))   # one column: the legend takes rows
     axs = fig.subplots(2 * rows, cols, squeeze=False, height_ratios=[3, 1] * rows)
     for j, (name, p) in enumerate(before.items()):
         ax, axh = axs[2 * (j // cols), j % cols], axs[2 * (j // cols) + 1, j % cols]; axh.sharex(ax)
@@ -314,7 +314,7 @@ def reliability_figure(labels, # int (N,) true classes
         ax.set(xlim=(0, 1), ylim=(0, 1.01)); ax.tick_params(labelbottom=False)
         style_axes(axh, 'confidence (top-class probability)', 'rows' if j % cols == 0 else '', grid=None); axh.set_yscale('log')
     for j in range(len(before), rows * cols): axs[2 * (j // cols), j % cols].remove(); axs[2 * (j // cols) + 1, j % cols].remove()
-    fig.legend(handles=axs[0, 0].lines, loc='outside lower center', ncols=3, fontsize=FONT['legend'], frameon=False)
+    h = axs[0, 0].lines; fig.legend(handles=h, loc='outside lower center', ncols=legend_cols([l.get_label() for l in h], width), fontsize=FONT['legend'], frameon=False)
     if title: fig.suptitle(title, fontsize=FONT['title'])
     return fig
 
