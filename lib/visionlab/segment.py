@@ -200,8 +200,9 @@ def predict_masks(model:nn.Module, dl, tta:str='none', amp:str='auto') -> np.nda
     with amp_autocast(dev.type, amp): return np.concatenate([seg_tta(model, x.to(dev), tta).float().argmax(1).cpu().numpy().astype(np.uint8) for x, _ in dl])
 
 def fit_segmenter(model:nn.Module, train_dl, valid_dl, r:Recipe, weights:torch.Tensor, num_classes:int, history_path=None, progress:bool=False) -> pd.DataFrame:
-    "Train `model` with the class-weighted Dice + Focal loss (bfloat16 autocast per `amp`, `grad_clip`); keep the best validation-mIoU epoch, stop after `patience` epochs without a `min_delta` gain; returns the history (`kept` marks the kept epoch)."
+    "Train `model` with the class-weighted Dice + Focal loss (bfloat16 autocast per `amp`, channels-last weights per `channels_last`, `grad_clip`); keep the best validation-mIoU epoch, stop after `patience` epochs without a `min_delta` gain; returns the history (`kept` marks the kept epoch)."
     dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu'); model.to(dev)
+    if r.channels_last: model.to(memory_format=torch.channels_last)   # the convolutions follow the weights' layout: inputs need no copy
     opt = make_optimizer(model, r); sched = make_scheduler(opt, r, len(train_dl)); rows = []
     best, best_ep, best_state, wait = -np.inf, 0, None, 0
     for ep in tqdm(range(1, r.epochs + 1), desc='fit', disable=not progress):
