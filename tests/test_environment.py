@@ -49,3 +49,17 @@ def test_runs_record_the_lock_hash_and_threads(digits_study):
     for env in study_dir.glob('digits/*/base/fold*/env.json'):
         e = json.loads(env.read_text())
         assert e['lock_sha256'] == lock_hash(ROOT/LOCK_FILE) and e['lock_drift'] == {} and e['torch_threads'] == 1
+
+
+def test_every_locked_package_installs_on_the_oldest_supported_python():
+    "Debian 12's python3.11 is 3.11.2: a pin whose Requires-Python is newer breaks `make env` there (it did: pymdown-extensions 13, soupsieve 4)."
+    from importlib.metadata import distribution, PackageNotFoundError
+    from packaging.specifiers import SpecifierSet
+    cfg = configparser.ConfigParser(); cfg.read(ROOT/'settings.ini'); oldest = cfg['DEFAULT']['min_python'] + '.0'
+    bad = {}
+    for name, version in LOCK.items():
+        try: d = distribution(name)
+        except PackageNotFoundError: continue   # not installed here: lock drift is the other test's business
+        rp = d.metadata.get('Requires-Python')
+        if d.version == version and rp and not SpecifierSet(rp).contains(oldest): bad[name] = f'{version} needs Python {rp}'
+    assert not bad, f'{LOCK_FILE} pins versions that need a newer Python than {oldest} (settings.ini min_python): {bad}'
