@@ -27,7 +27,7 @@ class StudyError(ValueError):
 # %% ../../nbs/00_config.ipynb #03d08e8a
 PROBES = ('linear_probe', 'mlp_probe')  # methods that train on cached frozen features
 FEATURE_POOLS = ('avg', 'max', 'avgmax')  # how probes pool a CNN's last feature map
-EVIDENCE = ('embedding', 'texture', 'laplacian', 'patchknn')  # evidence_probe: the column groups one logistic regression sees (`visionlab.evidence`)
+EVIDENCE = ('embedding', 'texture', 'gaussian', 'laplacian', 'patchknn')  # evidence_probe: the column groups one logistic regression sees (`visionlab.evidence`)
 ANOMALY_REDUCES = ('mean', 'max', 'topk', 'topk_median')  # anomaly methods: how a map becomes an image score (`visionlab.anomaly.reduce_map`)
 AMPS = ('auto', 'bf16', 'off')  # recipe `amp`: bfloat16 autocast on GPU only, on every device (CPUs with AMX/AVX512-BF16), or never
 HEAD_INITS = ('zero', 'probe')  # how finetune/lora start their new head
@@ -109,7 +109,7 @@ class Recipe:
     patch_coreset: float = 0.0  # patchcore: > 0: the bank is a greedy coreset (Roth et al. 2022) of this share of a random pool of patch_pool nominal patches; 0: patch_bank random patches
     patch_pool: int = 200000    # patchcore with patch_coreset > 0: nominal patches (random, seeded) the coreset is chosen from
     anomaly_sigma: float = 0.0  # patchcore: Gaussian sigma (input pixels) smoothing the distance map upsampled to the image (PatchCore: 4); 0 = off
-    evidence: list = field(default_factory=list)  # evidence_probe: column groups beside each other, from EVIDENCE: the backbone's pooled 'embedding', shallow 'texture' statistics, the 'laplacian' score, the 'patchknn' score against the fold's nominal patches
+    evidence: list = field(default_factory=list)  # evidence_probe: column groups beside each other, from EVIDENCE: the backbone's pooled 'embedding', shallow 'texture' statistics, the 'gaussian' one-class distance of the texture statistics to the fold's nominal rows, the 'laplacian' score, the 'patchknn' score against the fold's nominal patches
     patch_size: int = 0         # evidence_probe 'patchknn': image side the patches are taken at (bilinear resize inside the model); 0 = img_size
     metadata: list = field(default_factory=list)  # probes: columns of the task's table fused with the image embedding (late fusion; encoding fitted on the training fold only)
     seg_arch: str = 'unet'      # segmentation tasks: smp decoder on the timm encoder named by the backbone: 'unet' or 'fpn'

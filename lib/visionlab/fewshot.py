@@ -18,7 +18,7 @@ from .store import run_index, read_params, read_oof, read_test
 
 # %% ../../nbs/13a_fewshot.ipynb #15d2485d
 METHOD_ORDER = ['zeroshot', 'linear_probe', 'mlp_probe', 'lora', 'finetune']   # the progression's x axis
-EVIDENCE_STEPS = ['laplacian', 'texture', 'patchknn', 'embedding']   # evidence_probe rows after them: the non-learned baseline first
+EVIDENCE_STEPS = ['laplacian', 'texture', 'gaussian', 'patchknn', 'embedding']   # evidence_probe rows after them: the non-learned baseline first
 
 def method_order(methods) -> list:
     "`methods` in the progression's order: `METHOD_ORDER`, then evidence steps (without the embedding before with it, fewer groups first), then the rest by name."
