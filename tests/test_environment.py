@@ -13,9 +13,11 @@ LOCK = read_lock(ROOT/LOCK_FILE)
 def norm(name): return re.sub(r'[-_.]+', '-', name).lower()
 
 
-def settings_requirements():
-    cfg = configparser.ConfigParser(); cfg.read(ROOT/'settings.ini')
-    return [Requirement(r) for r in cfg['DEFAULT']['requirements'].split()]
+def settings():
+    cfg = configparser.ConfigParser(); cfg.read(ROOT/'settings.ini'); return cfg['DEFAULT']
+
+
+def settings_requirements(): return [Requirement(r) for r in settings()['requirements'].split()]
 
 
 def test_lock_pins_every_package_exactly():
@@ -55,7 +57,7 @@ def test_every_locked_package_installs_on_the_oldest_supported_python():
     "Debian 12's python3.11 is 3.11.2: a pin whose Requires-Python is newer breaks `make env` there (it did: pymdown-extensions 13, soupsieve 4)."
     from importlib.metadata import distribution, PackageNotFoundError
     from packaging.specifiers import SpecifierSet
-    cfg = configparser.ConfigParser(); cfg.read(ROOT/'settings.ini'); oldest = cfg['DEFAULT']['min_python'] + '.0'
+    oldest = settings()['min_python'] + '.0'
     bad = {}
     for name, version in LOCK.items():
         try: d = distribution(name)

@@ -129,14 +129,17 @@ def fit_evidence_probe(ctx:MethodContext) -> MethodRun:
     ic = ic if ic.exists() else None
     rows = lambda t: pd.Index(td.train.id).get_indexer(t.id)
     y = ctx.tr.label.to_numpy().astype(int); apply = lambda m, A: m(torch.as_tensor(A, dtype=torch.float32)).detach().numpy()
+    def cached(group):   # a cached group's module, its cache info, and its raw columns of the training, validation and test rows
+        part, kind = evidence_part(group, r, ctx.backbone, td.channels), cache_kind(group, r)
+        F_tr, ci = cached_features(td, 'train', ctx.backbone, part, r, cache_root, ic, ctx.progress, kind=kind)
+        te = None if td.test is None else cached_features(td, 'test', ctx.backbone, part, r, cache_root, ic, ctx.progress, kind=kind)[0]
+        return part, ci, F_tr[rows(ctx.tr)], None if ctx.va is None else F_tr[rows(ctx.va)], te
     parts, X, Xv, Xt, info = {}, [], [], [], {}
     for name in r.evidence:
         if name == 'gaussian':   # the texture statistics' distance to a Gaussian of the fold's nominal rows (cross-fitted for them)
-            tex = evidence_part('texture', r, ctx.backbone, td.channels)
-            F_tr, ci = cached_features(td, 'train', ctx.backbone, tex, r, cache_root, ic, ctx.progress, kind=cache_kind('texture', r)); info[name] = {**ci, 'dim': 1}
-            score, col = gaussian_column(F_tr[rows(ctx.tr)], y, ctx.seed); part, tr = nn.Sequential(tex, score).eval(), col[:, None]
-            va = None if ctx.va is None else apply(score, F_tr[rows(ctx.va)])
-            te = None if td.test is None else apply(score, cached_features(td, 'test', ctx.backbone, tex, r, cache_root, ic, ctx.progress, kind=cache_kind('texture', r))[0])
+            tex, ci, T, Tv, Tt = cached('texture'); info[name] = {**ci, 'dim': 1}
+            score, col = gaussian_column(T, y, ctx.seed); part, tr = nn.Sequential(tex, score).eval(), col[:, None]
+            va, te = [None if A is None else apply(score, A) for A in (Tv, Tt)]
         elif name == 'patchknn':
             size = r.patch_size or r.img_size
             feats = Resized(PatchFeatures(ctx.backbone, r.patch_layers, td.channels, r.pretrained, size).eval(), size)
@@ -144,10 +147,7 @@ def fit_evidence_probe(ctx:MethodContext) -> MethodRun:
             va = None if ctx.va is None else module_features(part, make_loader(td, 'train', ctx.va, r, ctx.backbone, train=False), progress=ctx.progress)
             te = None if td.test is None else module_features(part, make_loader(td, 'test', td.test, r, ctx.backbone, train=False), progress=ctx.progress)
         else:
-            part = evidence_part(name, r, ctx.backbone, td.channels)
-            F_tr, info[name] = cached_features(td, 'train', ctx.backbone, part, r, cache_root, ic, ctx.progress, kind=cache_kind(name, r))
-            tr, va = F_tr[rows(ctx.tr)], None if ctx.va is None else F_tr[rows(ctx.va)]
-            te = None if td.test is None else cached_features(td, 'test', ctx.backbone, part, r, cache_root, ic, ctx.progress, kind=cache_kind(name, r))[0]
+            part, info[name], tr, va, te = cached(name)
             if tr.shape[1] > 1 and len(r.evidence) > 1:   # a group probe: its cross-fitted margins for the training rows, its final margins for the rest
                 margins, tr = group_probe(tr, y, C, r.probe_c, ctx.seed); part = nn.Sequential(part, margins).eval()
                 va, te = [None if A is None else apply(margins, A) for A in (va, te)]
