@@ -65,3 +65,14 @@ def test_every_locked_package_installs_on_the_oldest_supported_python():
         rp = d.metadata.get('Requires-Python')
         if d.version == version and rp and not SpecifierSet(rp).contains(oldest): bad[name] = f'{version} needs Python {rp}'
     assert not bad, f'{LOCK_FILE} pins versions that need a newer Python than {oldest} (settings.ini min_python): {bad}'
+
+
+def test_committed_quickstart_was_made_with_this_lock():
+    """`paper/quickstart` must be what a fresh `make run` gives (tests/test_quickstart_reproduces.py, slow), and its summary
+    caption names the lock: a lock change without `make run` fails there after a long CI run; this catches it in seconds."""
+    caption = (ROOT/'paper'/'quickstart'/'tables'/'summary.tex').read_text()
+    made = re.search(r'lock ([0-9a-f]{16})', caption)
+    assert made, 'paper/quickstart/tables/summary.tex names no lock'
+    assert made.group(1) == lock_hash(ROOT/LOCK_FILE), (
+        f'paper/quickstart was made with lock {made.group(1)}, {LOCK_FILE} is now {lock_hash(ROOT/LOCK_FILE)}: '
+        'regenerate it with `make run` and commit paper/quickstart')

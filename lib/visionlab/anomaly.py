@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_anomaly.ipynb #5df23eda
 from __future__ import annotations
-import json, math, time
+import copy, json, math, time
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -24,12 +24,12 @@ from .store import run_index, read_params, read_oof, read_test
 
 # %% auto #0
 __all__ = ['LAPLACE_WINDOW', 'MAP_FILE', 'MAP_SIZE', 'ANOMALY_METHODS', 'ANOMALY_HEADERS', 'gaussian_1d', 'gaussian_window',
-           'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map', 'PatchFeatures', 'nearest_distance',
-           'greedy_coreset', 'smooth_maps', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer', 'AEScore', 'PatchScore',
-           'LaplacianScore', 'scores_of', 'fit_autoencoder', 'patch_bank', 'fit_patchcore', 'fit_laplacian',
-           'save_example_maps', 'fit_gaussian', 'youden_threshold', 'fit_thresholds', 'apply_thresholds',
-           'anomaly_runs', 'anomaly_scores', 'either_detector', 'best_either', 'anomaly_table', 'short_detectors',
-           'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
+           'ssim_map', 'ConvAE', 'ae_error_map', 'ae_loss', 'reduce_map', 'fold_batchnorms', 'PatchFeatures',
+           'nearest_distance', 'greedy_coreset', 'smooth_maps', 'GaussianScore', 'fit_gaussians', 'AnomalyScorer',
+           'AEScore', 'PatchScore', 'LaplacianScore', 'scores_of', 'fit_autoencoder', 'patch_bank', 'fit_patchcore',
+           'fit_laplacian', 'save_example_maps', 'fit_gaussian', 'youden_threshold', 'fit_thresholds',
+           'apply_thresholds', 'anomaly_runs', 'anomaly_scores', 'either_detector', 'best_either', 'anomaly_table',
+           'short_detectors', 'roc_figure', 'anomaly_table_tex', 'example_maps', 'maps_figure', 'write_anomaly_assets']
 
 # %% ../../nbs/14_anomaly.ipynb #ed4c0051
 def gaussian_1d(sigma:float, radius:int, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -83,12 +83,32 @@ def reduce_map(m:torch.Tensor, how:str='topk', frac:float=0.01) -> torch.Tensor:
 # %% ../../nbs/14_anomaly.ipynb #d7058750
 class _Deep(Exception): "Raised by the hook of the deepest tapped layer to end the forward pass early."
 
+def fold_batchnorms(net:nn.Module, in_chans:int=3, check_size:int=64) -> tuple:
+    "`(copy, n)`: a copy of eval-mode `net` with each batch norm folded into the convolution registered just before it, and how many; `(net, 0)` if the copy's outputs differ."
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    if net.training: raise ValueError('fold_batchnorms: the network must be in eval mode (it folds the running statistics)')
+    new, n = copy.deepcopy(net), 0
+    for m in list(new.modules()):
+        kids = list(m.named_children())
+        for (conv_name, conv), (bn_name, bn) in zip(kids, kids[1:]):
+            if type(conv) is nn.Conv2d and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats and conv.out_channels == bn.num_features:
+                setattr(m, conv_name, fuse_conv_bn_eval(conv, bn))
+                rest = [getattr(bn, a) for a in ('drop', 'act') if isinstance(getattr(bn, a, None), nn.Module)]   # timm's BatchNormAct2d
+                setattr(m, bn_name, nn.Sequential(*rest) if rest else nn.Identity()); n += 1
+    if not n: return net, 0
+    x = torch.randn(2, in_chans, check_size, check_size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(): same = torch.allclose(net(x), new(x), rtol=1e-3, atol=1e-4)   # registration order is not data flow in every model
+    return (new, n) if same else (net, 0)
+
 class PatchFeatures(nn.Module):
-    "Patch descriptors of a timm backbone: features of `layers` (3x3 averaged), upsampled to the first layer's grid and concatenated."
-    def __init__(self, backbone:str, layers=(1, 2), in_chans:int=3, pretrained='imagenet', img_size:int|None=None):
+    "Patch descriptors of a timm backbone: features of `layers` (3x3 averaged), upsampled to the first layer's grid and concatenated (`fast`: batch norms folded, channels-last)."
+    def __init__(self, backbone:str, layers=(1, 2), in_chans:int=3, pretrained='imagenet', img_size:int|None=None, fast:bool=True):
         super().__init__()
         self.net = create_backbone(backbone, num_classes=0, in_chans=in_chans, pretrained=pretrained, img_size=img_size)
         self.net.eval(); self.layers = list(layers)
+        if fast: self.net, folded = fold_batchnorms(self.net, in_chans)   # frozen: batch norms folded into the convolutions
+        self.channels_last = fast and folded > 0                              # and channels-last weights (2.6x at 750 px on a CPU)
+        if self.channels_last: self.net.to(memory_format=torch.channels_last)
         self.taps = {}
         names = [i['module'] for i in getattr(self.net, 'feature_info', [])]
         if not names: raise ValueError(f'{backbone}: no feature_info, so no intermediate layers to take patches from')
@@ -106,6 +126,7 @@ class PatchFeatures(nn.Module):
     def levels(self, x:torch.Tensor) -> list:
         "The raw feature maps of `layers` for images `x` (the forward pass stops after the deepest one)."
         self.taps.clear()
+        if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)
         try: self.net(x)
         except _Deep: pass
         return [self.taps[l] for l in self.layers]

@@ -33,13 +33,14 @@ COMBINER_TEX = dict(mean_ensemble='probability mean', geo_mean='geometric mean',
 
 def summary_caption(summary:dict, # `study_summary` output
                    ) -> str:
-    "Caption stating the task, the number of folds, the spread, where test numbers come from, hardware and versions."
+    "Caption stating the task, the number of folds, the spread, where test numbers come from, hardware (the CPU, where runs used it) and versions."
     n = int(summary['table'].n_folds.max())
     test = ' Test: fold models\' probabilities averaged.' if has_test_labels(summary) else ''
     env = summary.get('env') or {}; pk = env.get('packages', {})
     th = f", {env['torch_threads']} torch thread(s) per run" if 'torch_threads' in env else ''
     lk = f", lock {env['lock_sha256']}" if env.get('lock_sha256') else ''
-    hw = f" Runs on {latex_escape(env['device'])}{th}, torch {pk.get('torch', '?')}, timm {pk.get('timm', '?')}{lk}." if 'device' in env else ''
+    cpu = f", {latex_escape(env['cpu'])}" if env.get('cpu') and str(env.get('device', '')).startswith('cpu') else ''   # float results differ across CPUs
+    hw = f" Runs on {latex_escape(env['device'])}{cpu}{th}, torch {pk.get('torch', '?')}, timm {pk.get('timm', '?')}{lk}." if 'device' in env else ''
     ens = [e for e in summary.get('ensembles', []) if e in COMBINER_TEX]
     comb = (f" Ensembles of {', '.join(latex_escape(m) for m in summary['combined'])}, scored by nested CV on OOF (test: fitted on all OOF): "
             + '; '.join(f"{latex_escape(e)} = {COMBINER_TEX[e]}" for e in ens) + '.') if ens and summary.get('combined') else ''

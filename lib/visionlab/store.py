@@ -12,10 +12,10 @@ from .config import Recipe, atomic_write, write_json, repo_root
 # %% auto #0
 __all__ = ['STORE_VERSION', 'RUN_FILES', 'OPTIONAL_FILES', 'OOF_FILES', 'LOCK_FILE', 'GRID_LOG', 'INDEX_COLS', 'STUDY_RECORD',
            'RunStoreError', 'done_version', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift',
-           'environment_yml', 'git_commit', 'device_text', 'env_info', 'start_run', 'log_grid', 'read_grid_log',
-           'run_file', 'read_params', 'read_metrics', 'read_env', 'run_commit', 'finished_params', 'run_index',
-           'complete_runs', 'model_names', 'run_frames', 'oof_table', 'test_table', 'robust_table', 'read_oof',
-           'read_history', 'read_test', 'read_features', 'write_study_record', 'read_study_record']
+           'environment_yml', 'git_commit', 'device_text', 'cpu_text', 'env_info', 'start_run', 'log_grid',
+           'read_grid_log', 'run_file', 'read_params', 'read_metrics', 'read_env', 'run_commit', 'finished_params',
+           'run_index', 'complete_runs', 'model_names', 'run_frames', 'oof_table', 'test_table', 'robust_table',
+           'read_oof', 'read_history', 'read_test', 'read_features', 'write_study_record', 'read_study_record']
 
 # %% ../../nbs/00b_store.ipynb #229f5263
 STORE_VERSION = 1   # format of the run folders this code writes; it reads 0 (empty `DONE`, before versions) to this
@@ -101,14 +101,21 @@ def device_text() -> str:
     import torch
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else f'cpu ({os.cpu_count()} cores)'
 
+def cpu_text() -> str:
+    "This machine's CPU as runs record it: its model (`/proc/cpuinfo`, else `platform.processor()`) and the vector ISA torch's kernels dispatch to, e.g. 'AMD EPYC (AVX2)'."
+    import platform, torch
+    try: model = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): model = platform.processor() or platform.machine()
+    return f'{model} ({torch.backends.cpu.get_cpu_capability()})'
+
 def env_info(seed:int=0) -> dict:
-    "Package versions, lock-file hash and drift, git commit, device (and `CUDA_VISIBLE_DEVICES`), host, torch threads and seed of this process (env.json)."
+    "Package versions, lock-file hash and drift, git commit, device (and `CUDA_VISIBLE_DEVICES`), CPU, host, torch threads and seed of this process (env.json)."
     import platform, torch, importlib.metadata as md
     pk = {p: md.version(p) for p in ['torch', 'torchvision', 'timm', 'albumentations', 'scikit-learn', 'numpy', 'pandas', 'papermill']}
     dev = device_text(); lock = repo_root()/LOCK_FILE
     return dict(packages=pk, python=platform.python_version(), platform=platform.platform(), git_commit=git_commit(),
                 lock_sha256=lock_hash(lock), lock_drift=lock_drift(read_lock(lock)), device=dev,
-                torch_threads=torch.get_num_threads(), processor=platform.processor(), seed=seed,
+                torch_threads=torch.get_num_threads(), processor=platform.processor(), cpu=cpu_text(), seed=seed,
                 host=platform.node(), cuda_visible_devices=os.environ.get('CUDA_VISIBLE_DEVICES'))
 
 def start_run(run_dir, params:dict, seed:int=0) -> Path:
