@@ -385,10 +385,15 @@ def anomaly_scores(study_dir) -> pd.DataFrame:
 
 def either_detector(scores:pd.DataFrame, # `anomaly_scores` output
                     members:list, # detector names (backbone/recipe) to combine
+                    calibrate:bool=True, # first re-standardise each member on its own OOF nominal scores
                    ) -> pd.DataFrame:
-    "Rows of a detector that flags an image when any member does: per split and image, the maximum of the members' z-scores, named 'a+b'."
+    "Rows of a detector that flags an image when any member does: per split and image, the maximum of the members' z-scores (re-standardised on their OOF nominal rows when `calibrate`), named 'a+b'."
     g = scores[scores.detector.isin(members)]
     if g.detector.nunique() != len(members): raise ValueError(f'either_detector: {sorted(set(members) - set(g.detector))} not among the detectors {sorted(scores.detector.unique())}')
+    if calibrate:   # each z was standardised in-sample (a bank's own images, a Gaussian's own fit): out-of-sample nominal spreads differ by member
+        nom = g[(g.split == 'oof') & (g.label == 0)].groupby('detector').score.agg(['mean', 'std']).reindex(members)
+        if nom.isna().any(axis=None): raise ValueError(f'either_detector: calibrate needs at least 2 OOF nominal rows of every member; {nom.index[nom.isna().any(axis=1)].tolist()} lack them')
+        g = g.assign(score=(g.score - g.detector.map(nom['mean'])) / g.detector.map(nom['std'].clip(lower=1e-12)))
     keys = [c for c in ('task', 'split', 'id', 'label', 'defect') if c in scores]
     z = g.pivot_table(index=keys, columns='detector', values='score', aggfunc='first', dropna=False)[members]
     return z.max(axis=1, skipna=False).rename('score').reset_index().dropna(subset=['score']).assign(detector='+'.join(members))[scores.columns]
