@@ -12,7 +12,7 @@ from .config import Recipe, atomic_write, write_json, repo_root
 # %% auto #0
 __all__ = ['STORE_VERSION', 'RUN_FILES', 'OPTIONAL_FILES', 'OOF_FILES', 'LOCK_FILE', 'GRID_LOG', 'INDEX_COLS', 'STUDY_RECORD',
            'RunStoreError', 'done_version', 'finish_run', 'promised_files', 'read_lock', 'lock_hash', 'lock_drift',
-           'environment_yml', 'git_commit', 'device_text', 'cpu_text', 'env_info', 'start_run', 'log_grid',
+           'environment_yml', 'git_commit', 'device_text', 'cpu_text', 'cpu_bf16', 'env_info', 'start_run', 'log_grid',
            'read_grid_log', 'run_file', 'read_params', 'read_metrics', 'read_env', 'run_commit', 'finished_params',
            'run_index', 'complete_runs', 'model_names', 'run_frames', 'oof_table', 'test_table', 'robust_table',
            'read_oof', 'read_history', 'read_test', 'read_features', 'write_study_record', 'read_study_record']
@@ -108,6 +108,12 @@ def cpu_text() -> str:
     except (OSError, StopIteration): model = platform.processor() or platform.machine()
     return f'{model} ({torch.backends.cpu.get_cpu_capability()})'
 
+def cpu_bf16(cpuinfo:str='/proc/cpuinfo') -> bool:
+    "Whether this CPU computes bfloat16 natively (the `amx_bf16` or `avx512_bf16` flag of `cpuinfo`); False where the file is unreadable."
+    try: flags = next((l.split(':', 1)[1].split() for l in open(cpuinfo) if l.startswith('flags')), [])
+    except OSError: return False
+    return bool({'amx_bf16', 'avx512_bf16'} & set(flags))
+
 def env_info(seed:int=0) -> dict:
     "Package versions, lock-file hash and drift, git commit, device (and `CUDA_VISIBLE_DEVICES`), CPU, host, torch threads and seed of this process (env.json)."
     import platform, torch, importlib.metadata as md
@@ -115,7 +121,7 @@ def env_info(seed:int=0) -> dict:
     dev = device_text(); lock = repo_root()/LOCK_FILE
     return dict(packages=pk, python=platform.python_version(), platform=platform.platform(), git_commit=git_commit(),
                 lock_sha256=lock_hash(lock), lock_drift=lock_drift(read_lock(lock)), device=dev,
-                torch_threads=torch.get_num_threads(), processor=platform.processor(), cpu=cpu_text(), seed=seed,
+                torch_threads=torch.get_num_threads(), processor=platform.processor(), cpu=cpu_text(), cpu_bf16=cpu_bf16(), seed=seed,
                 host=platform.node(), cuda_visible_devices=os.environ.get('CUDA_VISIBLE_DEVICES'))
 
 def start_run(run_dir, params:dict, seed:int=0) -> Path:

@@ -15,6 +15,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from tqdm.auto import tqdm
 from timm.optim import Lookahead
 from .config import AMPS, Recipe, seed_everything, atomic_write
+from .store import cpu_bf16
 from .registry import SAMPLERS, SCHEDULES, FINAL_MODELS
 from .data import TaskData, load_image
 from .augment import augment_pipeline, batch_augment, has_batch_path, resize_array, mix_batch, mix_loss
@@ -164,10 +165,16 @@ def make_scheduler(opt, recipe:Recipe, steps_per_epoch:int):
 
 # %% ../../nbs/06_train.ipynb #f83f991e
 def amp_autocast(device_type:str, # 'cpu' or 'cuda'
-                 amp:str='auto'): # 'auto' (bfloat16 on GPU), 'bf16' (bfloat16 on any device), 'off' (float32)
-    "The bfloat16 autocast context of recipe field `amp` on a device of type `device_type`."
+                 amp:str='auto'): # 'auto' (bfloat16 on GPU), 'bf16' (bfloat16 on a GPU or a CPU with bfloat16 units), 'off' (float32)
+    "The bfloat16 autocast context of recipe field `amp` on a device of type `device_type` (float32, with a warning, for `bf16` on a CPU that would emulate it)."
     if amp not in AMPS: raise ValueError(f"amp must be one of {', '.join(AMPS)}, got {amp!r}")
-    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp == 'bf16' or (amp == 'auto' and device_type == 'cuda'))
+    on = amp == 'bf16' or (amp == 'auto' and device_type == 'cuda')
+    if on and device_type == 'cpu' and not cpu_bf16():
+        import warnings
+        warnings.warn("amp: 'bf16' runs in float32 here: this CPU has no bfloat16 units (amx_bf16 / avx512_bf16), and emulated "
+                      "bfloat16 trains about 12x slower than float32 (store.cpu_bf16)", stacklevel=2)
+        on = False
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=on)
 
 @torch.no_grad()
 def logits_of(model:nn.Module, dl:DataLoader, device=None, progress:bool=False, amp:str='auto') -> tuple:
