@@ -312,7 +312,7 @@ def reliability_figure(labels, # int (N,) true classes
         style_axes(ax, '', 'accuracy' if j % cols == 0 else '')
         ax.set_title(f"{name}\nECE {' → '.join(f'{v:.3f}' for v in e)}", fontsize=FONT['label'])
         ax.set(xlim=(0, 1), ylim=(0, 1.01)); ax.tick_params(labelbottom=False)
-        style_axes(axh, 'confidence (top-class probability)', 'rows' if j % cols == 0 else '', grid=None); axh.set_yscale('log')
+        style_axes(axh, 'top-class confidence', 'rows' if j % cols == 0 else '', grid=None); axh.set_yscale('log')
     for j in range(len(before), rows * cols): axs[2 * (j // cols), j % cols].remove(); axs[2 * (j // cols) + 1, j % cols].remove()
     h = axs[0, 0].lines; fig.legend(handles=h, loc='outside lower center', ncols=legend_cols([l.get_label() for l in h], width), fontsize=FONT['legend'], frameon=False)
     if title: fig.suptitle(title, fontsize=FONT['title'])
