@@ -4,7 +4,7 @@
 
 # %% ../../nbs/00b_store.ipynb #a29c8270
 from __future__ import annotations
-import hashlib, json, os, re
+import functools, hashlib, json, os, re
 from pathlib import Path
 import numpy as np, pandas as pd
 from .config import Recipe, atomic_write, write_json, repo_root
@@ -101,18 +101,25 @@ def device_text() -> str:
     import torch
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else f'cpu ({os.cpu_count()} cores)'
 
+@functools.lru_cache(maxsize=None)
+def _cpuinfo(path:str='/proc/cpuinfo') -> dict:
+    "The first value of each `key : value` line of `path` (read once per path: `amp_autocast` asks on every training step); {} where unreadable."
+    try: lines = open(path).read().splitlines()
+    except OSError: return {}
+    out = {}
+    for l in lines:
+        if ':' in l: k, v = l.split(':', 1); out.setdefault(k.strip(), v.strip())
+    return out
+
 def cpu_text() -> str:
     "This machine's CPU as runs record it: its model (`/proc/cpuinfo`, else `platform.processor()`) and the vector ISA torch's kernels dispatch to, e.g. 'AMD EPYC (AVX2)'."
     import platform, torch
-    try: model = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): model = platform.processor() or platform.machine()
+    model = _cpuinfo().get('model name') or platform.processor() or platform.machine()
     return f'{model} ({torch.backends.cpu.get_cpu_capability()})'
 
 def cpu_bf16(cpuinfo:str='/proc/cpuinfo') -> bool:
     "Whether this CPU computes bfloat16 natively (the `amx_bf16` or `avx512_bf16` flag of `cpuinfo`); False where the file is unreadable."
-    try: flags = next((l.split(':', 1)[1].split() for l in open(cpuinfo) if l.startswith('flags')), [])
-    except OSError: return False
-    return bool({'amx_bf16', 'avx512_bf16'} & set(flags))
+    return bool({'amx_bf16', 'avx512_bf16'} & set(_cpuinfo(cpuinfo).get('flags', '').split()))
 
 def env_info(seed:int=0) -> dict:
     "Package versions, lock-file hash and drift, git commit, device (and `CUDA_VISIBLE_DEVICES`), CPU, host, torch threads and seed of this process (env.json)."
