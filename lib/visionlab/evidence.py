@@ -129,11 +129,14 @@ def fit_evidence_probe(ctx:MethodContext) -> MethodRun:
     ic = ic if ic.exists() else None
     rows = lambda t: pd.Index(td.train.id).get_indexer(t.id)
     y = ctx.tr.label.to_numpy().astype(int); apply = lambda m, A: m(torch.as_tensor(A, dtype=torch.float32)).detach().numpy()
-    def cached(group):   # a cached group's module, its cache info, and its raw columns of the training, validation and test rows
-        part, kind = evidence_part(group, r, ctx.backbone, td.channels), cache_kind(group, r)
-        F_tr, ci = cached_features(td, 'train', ctx.backbone, part, r, cache_root, ic, ctx.progress, kind=kind)
-        te = None if td.test is None else cached_features(td, 'test', ctx.backbone, part, r, cache_root, ic, ctx.progress, kind=kind)[0]
-        return part, ci, F_tr[rows(ctx.tr)], None if ctx.va is None else F_tr[rows(ctx.va)], te
+    got = {}
+    def cached(group):   # a cached group's module, its cache info, and its raw columns of the training, validation and test rows (read once: 'gaussian' reuses 'texture')
+        if group not in got:
+            part, kind = evidence_part(group, r, ctx.backbone, td.channels), cache_kind(group, r)
+            F_tr, ci = cached_features(td, 'train', ctx.backbone, part, r, cache_root, ic, ctx.progress, kind=kind)
+            te = None if td.test is None else cached_features(td, 'test', ctx.backbone, part, r, cache_root, ic, ctx.progress, kind=kind)[0]
+            got[group] = part, ci, F_tr[rows(ctx.tr)], None if ctx.va is None else F_tr[rows(ctx.va)], te
+        return got[group]
     parts, X, Xv, Xt, info = {}, [], [], [], {}
     for name in r.evidence:
         if name == 'gaussian':   # the texture statistics' distance to a Gaussian of the fold's nominal rows (cross-fitted for them)
