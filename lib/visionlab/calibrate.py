@@ -230,12 +230,15 @@ def auc_ci(labels, # binary labels (N,)
            n_boot:int=1000, seed:int=0, level:float=0.95, # resamples, their seed, coverage
           ) -> tuple:
     "`(auc, lo, hi)`: ROC-AUC on all rows and its percentile bootstrap interval over rows (resamples holding one class skipped)."
-    from sklearn.metrics import roc_auc_score
     y, s = np.asarray(labels).astype(int), np.asarray(scores, float)
     if len(y) != len(s): raise ValueError(f"'labels' ({len(y)}) and 'scores' ({len(s)}) must have one entry per row")
     if len(np.unique(y)) < 2: return (float('nan'),) * 3
-    vals = [roc_auc_score(y, s, sample_weight=w) for W in resample_counts(len(y), n_boot, seed) for w in W if 0 < w @ y < w.sum()]
-    return (float(roc_auc_score(y, s)), *_interval(vals, level))
+    o = np.argsort(s, kind='stable'); y, s = y[o], s[o]; starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])   # first row of each distinct score
+    def aucs(W):   # ROC-AUC under each row of weights W (B, N), ties counting half
+        P, N = np.add.reduceat(W * y, starts, axis=1), np.add.reduceat(W * (1 - y), starts, axis=1)
+        with np.errstate(invalid='ignore', divide='ignore'): return (P * (np.cumsum(N, 1) - N / 2)).sum(1) / (P.sum(1) * N.sum(1))
+    vals = np.concatenate([a[(0 < W @ y) & (W @ y < W.sum(1))] for W in resample_counts(len(y), n_boot, seed) for a in [aucs(W[:, o].astype(float))]])
+    return (float(aucs(np.ones((1, len(y))))[0]), *_interval(vals, level))
 
 def signed_points(v:float) -> str:
     "`v` (points) as a signed 2-decimal string with a minus sign (never −0.00)."
