@@ -84,9 +84,9 @@ lab: env
 	$(BIN)/jupyter lab --ServerApp.root_dir=nbs --MappingKernelManager.default_kernel_name=visionlab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
 
 # `make test`: the tests of every library notebook (nbdev_test) and the pytest contract tests, two at a time each and both
-# at once (run one after the other, the tail of each left a core idle: 684 s against 1,158 s of CPU on 2 cores). A check
-# that needs a system tool this machine lacks (SLURM, Chromium, LaTeX) skips with its reason, and the run ends by listing
-# every skip. `make test-slow`: the thorough suite, i.e. the notebook cells that really train (`#| slow`) and the tests
+# at once, the longest notebooks and test files first (run one after the other, the tail of each left a core idle: 684 s
+# against 1,158 s of CPU on 2 cores). A check that needs a system tool this machine lacks (SLURM, Chromium, LaTeX) skips
+# with its reason, and the run ends by listing every skip. `make test-slow`: the thorough suite, i.e. the notebook cells that really train (`#| slow`) and the tests
 # marked slow, slurm, browser or latex. `make durations`: the slowest notebooks and tests of the last run of either. Both run
 # with one OpenMP/MKL thread per process: two notebooks (or test files) at a time on 2 cores, each with torch's default
 # two threads, ran up to 8x slower (runs set their own `threads` either way).
@@ -94,11 +94,14 @@ RECORD = export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VLAB_SKIPS=$(CURDIR)/.test-s
 NBTIME = awk '/^[^ ]+\.ipynb: [0-9]+ secs$$/ {sub(":", "", $$1); print $$2 "\tnotebook\t" $$1 >> ENVIRON["VLAB_DURATIONS"]; next} {print}'
 SUMMARY = $(BIN)/python -c "import os; from visionlab.config import skip_summary; print(skip_summary(os.environ['VLAB_SKIPS']))"; \
           echo "(slowest notebooks and tests: make durations)"; exit $$rc
+# The notebooks whose tests take longest (30-50 s of one core each), run first so that the last ones are short.
+LONG_NBS = 00c_warm|08_ensemble|10_figures|10a_refit|14_anomaly|14a_evidence|16_segment|17_review|18_deploy
 SLOW_NBS = $(shell grep -l '"\#| slow' nbs/*.ipynb | xargs -n1 basename | paste -sd'|')
 
 test: env
 	@$(RECORD); nblog=$$(mktemp); \
-	( $(BIN)/nbdev_test --n_workers 2 --timing 2>&1 | $(NBTIME) > $$nblog ) & nb=$$!; \
+	( { $(BIN)/nbdev_test --n_workers 2 --timing --file_re '^($(LONG_NBS))\.ipynb$$'; a=$$?; \
+	    $(BIN)/nbdev_test --n_workers 2 --timing --skip_file_re '^([_.]|($(LONG_NBS))\.ipynb$$)'; b=$$?; exit $$((a | b)); } 2>&1 | $(NBTIME) > $$nblog ) & nb=$$!; \
 	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests || rc=1; \
 	wait $$nb || rc=1; echo "nbdev_test (every library notebook):"; cat $$nblog; rm -f $$nblog; \
 	$(SUMMARY)

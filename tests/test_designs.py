@@ -125,6 +125,7 @@ def test_grid_heatmap_numbers_are_the_runs_own(grid_study):
         assert len(accs) == 2 and abs(mean.loc[lr, 0.0] - np.mean(accs)) < 1e-12
 
 
+@pytest.mark.slow   # a second `vlab paper` of both tasks, every figure kind: ~65 s of one core, so `make test-slow`
 def test_regenerating_the_paper_is_byte_identical(grid_study, tmp_path):
     sd, out, _ = grid_study
     first = tmp_path/'first'; shutil.copytree(out, first)
