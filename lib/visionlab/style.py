@@ -189,12 +189,12 @@ def confusion_heatmap(cm, # (C, C) counts, rows: true class, columns: predicted
                       normalize:bool=True, # each row in percent of its count (recall per class on the diagonal)
                       unit:str='images', # what a count counts (the colour bar's label without `normalize`)
                      ) -> Figure:
-    "Confusion-matrix heatmap, each cell the integer percent of its row (or a count); axes 'predicted' and 'true'; one column wide up to 10 classes."
+    "Confusion-matrix heatmap, each cell the integer percent of its row (or a count); axes 'predicted' and 'true'; one column wide with square cells up to 10 classes, else two columns filled."
     cm = np.asarray(cm, float)
     if normalize: cm = 100 * cm / np.maximum(cm.sum(1, keepdims=True), 1)
     n = len(classes); fig = new_figure('single', 3.4) if n <= 10 else new_figure('double', min(MAX_HEIGHT, 1.8 + 0.26*n)); ax = fig.add_subplot()
     im = heatmap(ax, cm, classes, classes, '{:.0f}' if n <= 30 else None, vmin=0, vmax=100 if normalize else max(cm.max(), 1))
-    style_axes(ax, 'predicted', 'true', title, grid=None); ax.set_aspect('equal'); ax.tick_params(length=2)
+    style_axes(ax, 'predicted', 'true', title, grid=None); ax.set_aspect('equal' if n <= 10 else 'auto'); ax.tick_params(length=2)   # two columns: cells as wide as the page allows (square ones left a third of it blank)
     colorbar(fig, im, ax, '% of the true class' if normalize else unit); slant_labels(ax.get_xticklabels())
     return fig
 
