@@ -237,7 +237,7 @@ def auc_ci(labels, # binary labels (N,)
     def aucs(W):   # ROC-AUC under each row of weights W (B, N), ties counting half
         P, N = np.add.reduceat(W * y, starts, axis=1), np.add.reduceat(W * (1 - y), starts, axis=1)
         with np.errstate(invalid='ignore', divide='ignore'): return (P * (np.cumsum(N, 1) - N / 2)).sum(1) / (P.sum(1) * N.sum(1))
-    vals = np.concatenate([a[(0 < W @ y) & (W @ y < W.sum(1))] for W in resample_counts(len(y), n_boot, seed) for a in [aucs(W[:, o].astype(float))]])
+    vals = np.concatenate([aucs(W)[(0 < W @ y) & (W @ y < W.sum(1))] for W in (C[:, o].astype(float) for C in resample_counts(len(y), n_boot, seed))])   # counts in score order, like y
     return (float(aucs(np.ones((1, len(y))))[0]), *_interval(vals, level))
 
 def signed_points(v:float) -> str:
