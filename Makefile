@@ -86,10 +86,10 @@ lab: env
 # `make test`: the tests of every library notebook (nbdev_test) and the pytest contract tests, two at a time each and both
 # at once, the longest notebooks and test files first (run one after the other, the tail of each left a core idle: 684 s
 # against 1,158 s of CPU on 2 cores). A check that needs a system tool this machine lacks (SLURM, Chromium, LaTeX) skips
-# with its reason, and the run ends by listing every skip. `make test-slow`: the thorough suite, i.e. the notebook cells that really train (`#| slow`) and the tests
-# marked slow, slurm, browser or latex. `make durations`: the slowest notebooks and tests of the last run of either. Both run
-# with one OpenMP/MKL thread per process: two notebooks (or test files) at a time on 2 cores, each with torch's default
-# two threads, ran up to 8x slower (runs set their own `threads` either way).
+# with its reason, and the run ends by listing every skip. `make test-slow`: the thorough suite, i.e. the notebook cells
+# that really train (`#| slow`) and the tests marked slow, slurm, browser or latex. `make durations`: the slowest notebooks
+# and tests of the last run of either. Both run with one OpenMP/MKL thread per process: two notebooks (or test files) at
+# a time on 2 cores, each with torch's default two threads, ran up to 8x slower (runs set their own `threads` either way).
 RECORD = export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VLAB_SKIPS=$(CURDIR)/.test-skips VLAB_DURATIONS=$(CURDIR)/.test-durations; rm -f $$VLAB_SKIPS $$VLAB_DURATIONS; set -o pipefail; rc=0
 NBTIME = awk '/^[^ ]+\.ipynb: [0-9]+ secs$$/ {sub(":", "", $$1); print $$2 "\tnotebook\t" $$1 >> ENVIRON["VLAB_DURATIONS"]; next} {print}'
 SUMMARY = $(BIN)/python -c "import os; from visionlab.config import skip_summary; print(skip_summary(os.environ['VLAB_SKIPS']))"; \
