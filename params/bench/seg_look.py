@@ -1,0 +1,114 @@
+"""Looks at what holds the fmnist_seg U-Net back: item pretraining, a full-resolution head, the masks' resolution (issue 26, item 2).
+
+Why this exists: the committed fmnist_seg study (an smp U-Net on the ImageNet EfficientNet-Lite0 encoder) ended at
+0.622 test mIoU, and its confusion looks like a weak classifier's (Shirt taken for Coat or T-shirt/top). A cheap way to
+give the encoder Fashion-MNIST classes before it segments: train it (global average pool + a linear head, label
+smoothing 0.1, cosine schedule) to classify the Fashion-MNIST items that the training mosaics are made of, each pasted
+at a random offset on a 32x32 canvas the way the mosaics paste them (pixels <= 40 left out), then train the U-Net as the
+study does (class-weighted Dice + Focal, AdamW lr 2e-3 with half an epoch of warmup then cosine, gradient clipping 1.0,
+joint flips, batch 32). This script trains one model per arm on one thread, on the first N training mosaics
+(`visionlab.segment.fmnist_mosaics`, seed 0), and scores the mIoU on the next 300 mosaics after every epoch:
+
+    arm `pretrain`: PRE epochs of item classification, then SEG_A epochs of segmentation
+    arm `baseline`: SEG_B epochs of segmentation (about the same wall time)
+    arm `fullres`: the baseline with a full-resolution head: smp's U-Net has no skip at the input's resolution (its
+                   finest is at stride 2), while the true masks kept at stride 2 and upsampled score 0.825 (arm ceiling);
+                   this head takes the decoder's last map and the image itself (two 3x3 conv-BN-ReLU of 16 channels, 1x1)
+    arm `ceiling`: no training: the held-out masks themselves kept at stride 2 and 4 (every 2nd / 4th pixel) and
+                   upsampled back (nearest): what an exact class map at that resolution would score once upsampled
+                   (a decoder can draw finer edges where the image shows them: fmnist_seg's background IoU is 0.994)
+
+The training arms run one per core (two at a time share nothing but the machine):
+
+    OMP_NUM_THREADS=1 python params/bench/seg_look.py pretrain --pre 2 --seg 5 &
+    OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --seg 6; wait
+    OMP_NUM_THREADS=1 python params/bench/seg_look.py fullres --seg 6
+    python params/bench/seg_look.py ceiling
+
+Each writes paper/bench/seg_look_<arm>.csv: one row per epoch (phase, epoch, seconds since the arm started,
+training accuracy of the pretraining phase or held-out mIoU and IoU per class of the segmentation phase).
+"""
+import argparse, time
+from pathlib import Path
+import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
+from visionlab.segment import SEG_CLASSES, fmnist_mosaics, seg_class_weights, seg_loss, seg_confusion, seg_metrics, seg_model
+from visionlab.config import Recipe, from_dict
+from visionlab.train import make_optimizer, make_scheduler
+from visionlab.data import read_idx, FMNIST_DIR
+
+
+def item_batches(items, mean, std, bs, canvas, g):
+    "Batches of the training mosaics' items, each pasted at a random offset on a canvas x canvas field (pixels <= 40 left out), random flips."
+    FX, FY = read_idx(f'{FMNIST_DIR}/train-images-idx3-ubyte.gz'), read_idx(f'{FMNIST_DIR}/train-labels-idx1-ubyte.gz')
+    IX = torch.tensor(np.where(FX[items] > 40, FX[items], 0)).float()[:, None] / 255; IY = torch.tensor(FY[items]).long()
+    perm = torch.randperm(len(items), generator=g)
+    for b in range(len(items) // bs):
+        i = perm[b * bs:(b + 1) * bs]; x = torch.zeros(len(i), 1, canvas, canvas); o = torch.randint(0, canvas - 28 + 1, (2,), generator=g)
+        x[:, :, o[0]:o[0] + 28, o[1]:o[1] + 28] = IX[i]
+        if torch.rand(1, generator=g) < 0.5: x = x.flip(-1)
+        if torch.rand(1, generator=g) < 0.5: x = x.flip(-2)
+        yield (x - mean) / std, IY[i]
+
+
+class FullRes(nn.Module):
+    "An smp U-Net whose head also sees the input image at full resolution."
+    def __init__(self, unet, in_chans=1, classes=11, w=16):
+        super().__init__(); self.unet = unet; c = unet.segmentation_head[0].in_channels
+        cbr = lambda i, o: [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+        self.head = nn.Sequential(*cbr(c + in_chans, w), *cbr(w, w), nn.Conv2d(w, classes, 1))
+    def forward(self, x): return self.head(torch.cat([self.unet.decoder(self.unet.encoder(x)), x], 1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('arm', choices=['pretrain', 'baseline', 'fullres', 'ceiling']); ap.add_argument('--pre', type=int, default=2, help='pretraining epochs (arm pretrain)')
+    ap.add_argument('--seg', type=int, default=6, help='segmentation epochs'); ap.add_argument('--n_train', type=int, default=6000)
+    ap.add_argument('--out', default='paper/bench/seg_look_{arm}.csv'); a = ap.parse_args()
+    torch.set_num_threads(1); torch.manual_seed(0)
+    X, M, S = fmnist_mosaics('train', a.n_train + 300, seed=0); n = a.n_train
+    Xt, Mt = torch.tensor(X[:n]).float()[:, None] / 255, torch.tensor(M[:n]).long()
+    Xv, Mv = torch.tensor(X[n:]).float()[:, None] / 255, M[n:]
+    if a.arm == 'ceiling':
+        rows = []
+        for k in (2, 4):
+            s = seg_metrics(seg_confusion(Mv[:, ::k, ::k].repeat(k, 1).repeat(k, 2), Mv, 11), SEG_CLASSES)
+            rows.append(dict(arm=a.arm, stride=k, miou=round(s['miou'], 4), **{f'iou_{c}': round(v, 4) for c, v in s['iou'].items()})); print(rows[-1])
+        return pd.DataFrame(rows).to_csv(a.out.format(arm=a.arm), index=False)
+    mean, std = Xt.mean(), Xt.std(); Xt, Xv = (Xt - mean) / std, (Xv - mean) / std
+    model = seg_model('tu-efficientnet_lite0', 11, 1, 'unet', 'imagenet')
+    model = (FullRes(model) if a.arm == 'fullres' else model).to(memory_format=torch.channels_last)
+    rows, t0 = [], time.time()
+    if a.arm == 'pretrain':
+        items = np.unique(np.concatenate(S[:n])); enc = model.encoder; head = nn.Linear(enc.out_channels[-1], 10); net = nn.ModuleList([enc, head])
+        bs = 64; g = torch.Generator().manual_seed(1)
+        r = from_dict(Recipe, dict(epochs=a.pre, lr=2e-3, weight_decay=1e-4, schedule='cosine', warmup_epochs=0.3, batch_size=bs))
+        opt = make_optimizer(net, r); sched = make_scheduler(opt, r, len(items) // bs)
+        for e in range(a.pre):
+            net.train(); acc = []
+            for x, y in item_batches(items, mean, std, bs, 32, g):
+                out = head(enc(x)[-1].mean((2, 3))); loss = F.cross_entropy(out, y, label_smoothing=0.1)
+                opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(net.parameters(), 1.0); opt.step(); sched.step()
+                acc.append((out.argmax(1) == y).float().mean().item())
+            rows.append(dict(arm=a.arm, phase='pretrain', epoch=e + 1, seconds=round(time.time() - t0), items=len(items), train_acc=round(float(np.mean(acc)), 4)))
+            print(rows[-1], flush=True)
+    bs = 32; r = from_dict(Recipe, dict(epochs=a.seg, lr=2e-3, weight_decay=1e-4, schedule='cosine', warmup_epochs=0.5, batch_size=bs))
+    opt = make_optimizer(model, r); nb = n // bs; sched = make_scheduler(opt, r, nb)
+    w = seg_class_weights(M[:n], 11); g = torch.Generator().manual_seed(0)
+    for e in range(a.seg):
+        model.train(); perm = torch.randperm(n, generator=g)
+        for b in range(nb):
+            i = perm[b * bs:(b + 1) * bs]; x, m = Xt[i], Mt[i]
+            if torch.rand(1, generator=g) < 0.5: x, m = x.flip(-1), m.flip(-1)
+            if torch.rand(1, generator=g) < 0.5: x, m = x.flip(-2), m.flip(-2)
+            loss = seg_loss(model(x), m, w); opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step(); sched.step()
+        model.eval()
+        with torch.no_grad(): pred = torch.cat([model(Xv[k:k + 256]).argmax(1) for k in range(0, len(Xv), 256)]).numpy()
+        s = seg_metrics(seg_confusion(pred, Mv, 11), SEG_CLASSES)
+        rows.append(dict(arm=a.arm, phase='segment', epoch=e + 1, seconds=round(time.time() - t0), miou=round(s['miou'], 4),
+                         **{f'iou_{k}': round(v, 4) for k, v in s['iou'].items()}))
+        print({k: rows[-1][k] for k in ('arm', 'epoch', 'seconds', 'miou')}, flush=True)
+    out = Path(a.out.format(arm=a.arm)); out.parent.mkdir(parents=True, exist_ok=True); pd.DataFrame(rows).to_csv(out, index=False); print('wrote', out)
+
+
+if __name__ == '__main__':
+    main()
