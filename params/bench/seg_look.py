@@ -26,7 +26,8 @@ The training arms run one per core (two at a time share nothing but the machine)
     python params/bench/seg_look.py ceiling
 
 Each writes paper/bench/seg_look_<arm>.csv: one row per epoch (phase, epoch, seconds since the arm started,
-training accuracy of the pretraining phase or held-out mIoU and IoU per class of the segmentation phase).
+training accuracy of the pretraining phase or held-out mIoU and IoU per class of the segmentation phase); arm
+ceiling: one row per stride.
 """
 import argparse, time
 from pathlib import Path
