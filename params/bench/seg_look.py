@@ -17,6 +17,9 @@ joint flips, batch 32). This script trains one model per arm on one thread, on t
     arm `ceiling`: no training: the held-out masks themselves kept at stride 2 and 4 (every 2nd / 4th pixel) and
                    upsampled back (nearest): what an exact class map at that resolution would score once upsampled
                    (a decoder can draw finer edges where the image shows them: fmnist_seg's background IoU is 0.994)
+    arm `occlusion`: no training: how much of each held-out item stays visible (the mosaics are rebuilt item by item
+                   with `fmnist_mosaics`' own random draws, checked equal to its images), i.e. how much of the distance
+                   to 0.80 overlapping items could explain
 
 The training arms run one per core (two at a time share nothing but the machine):
 
@@ -24,10 +27,12 @@ The training arms run one per core (two at a time share nothing but the machine)
     OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --seg 6; wait
     OMP_NUM_THREADS=1 python params/bench/seg_look.py fullres --seg 6
     python params/bench/seg_look.py ceiling
+    python params/bench/seg_look.py occlusion
 
 Each writes paper/bench/seg_look_<arm>.csv: one row per epoch (phase, epoch, seconds since the arm started,
 training accuracy of the pretraining phase or held-out mIoU and IoU per class of the segmentation phase); arm
-ceiling: one row per stride.
+ceiling: one row per stride; arm occlusion: one row (items, mean and median visible fraction, the share of items under
+25/50/75/99% visible, and the share of the visible item pixels that belong to items under half visible).
 """
 import argparse, time
 from pathlib import Path
@@ -60,9 +65,24 @@ class FullRes(nn.Module):
     def forward(self, x): return self.head(torch.cat([self.unet.decoder(self.unet.encoder(x)), x], 1))
 
 
+def visible_items(n, X, S, seed=0):
+    "One row per item of mosaics n.. of `fmnist_mosaics('train', len(X), seed=seed)`: its class, pixels above 40, pixels still visible."
+    FX, FY = read_idx(f'{FMNIST_DIR}/train-images-idx3-ubyte.gz'), read_idx(f'{FMNIST_DIR}/train-labels-idx1-ubyte.gz')
+    rng, rows = np.random.default_rng([seed, 0]), []   # the draws of fmnist_mosaics, in its order
+    for i in range(len(X)):
+        k = rng.integers(2, 5); idx = rng.choice(len(FX), k, replace=False); assert (idx == S[i]).all()
+        img, own, area = np.zeros((64, 64), np.uint8), np.full((64, 64), -1), []
+        for j, item in enumerate(idx):
+            r, c = rng.integers(0, 64 - 28 + 1, 2); on = FX[item] > 40
+            img[r:r + 28, c:c + 28][on] = FX[item][on]; own[r:r + 28, c:c + 28][on] = j; area.append(int(on.sum()))
+        assert (img == X[i]).all(), f'mosaic {i} rebuilt differently'
+        if i >= n: rows += [dict(arm='occlusion', mosaic=i, item=j, cls=SEG_CLASSES[FY[item] + 1], pixels=area[j], visible=int((own == j).sum())) for j, item in enumerate(idx)]
+    return pd.DataFrame(rows)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('arm', choices=['pretrain', 'baseline', 'fullres', 'ceiling']); ap.add_argument('--pre', type=int, default=2, help='pretraining epochs (arm pretrain)')
+    ap.add_argument('arm', choices=['pretrain', 'baseline', 'fullres', 'ceiling', 'occlusion']); ap.add_argument('--pre', type=int, default=2, help='pretraining epochs (arm pretrain)')
     ap.add_argument('--seg', type=int, default=6, help='segmentation epochs'); ap.add_argument('--n_train', type=int, default=6000)
     ap.add_argument('--out', default='paper/bench/seg_look_{arm}.csv'); a = ap.parse_args()
     torch.set_num_threads(1); torch.manual_seed(0)
@@ -75,6 +95,12 @@ def main():
             s = seg_metrics(seg_confusion(Mv[:, ::k, ::k].repeat(k, 1).repeat(k, 2), Mv, 11), SEG_CLASSES)
             rows.append(dict(arm=a.arm, stride=k, miou=round(s['miou'], 4), **{f'iou_{c}': round(v, 4) for c, v in s['iou'].items()})); print(rows[-1])
         return pd.DataFrame(rows).to_csv(a.out.format(arm=a.arm), index=False)
+    if a.arm == 'occlusion':
+        d = visible_items(n, X, S); f = d.visible / d.pixels
+        row = dict(arm=a.arm, items=len(d), visible_mean=round(float(f.mean()), 4), visible_median=round(float(f.median()), 4),
+                   **{f'items_under_{int(100 * t)}pct': round(float((f < t).mean()), 4) for t in (0.25, 0.5, 0.75, 0.99)},
+                   pixel_share_under_50pct=round(float(d.visible[f < 0.5].sum() / d.visible.sum()), 4))
+        print(row); pd.DataFrame([row]).to_csv(a.out.format(arm=a.arm), index=False); return
     mean, std = Xt.mean(), Xt.std(); Xt, Xv = (Xt - mean) / std, (Xv - mean) / std
     model = seg_model('tu-efficientnet_lite0', 11, 1, 'unet', 'imagenet')
     model = (FullRes(model) if a.arm == 'fullres' else model).to(memory_format=torch.channels_last)
