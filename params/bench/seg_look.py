@@ -7,13 +7,17 @@ smoothing 0.1, cosine schedule) to classify the Fashion-MNIST items that the tra
 at a random offset on a 32x32 canvas the way the mosaics paste them (pixels <= 40 left out), then train the U-Net as the
 study does (class-weighted Dice + Focal, AdamW lr 2e-3 with half an epoch of warmup then cosine, gradient clipping 1.0,
 joint flips, batch 32). This script trains one model per arm on one thread, on the first N training mosaics
-(`visionlab.segment.fmnist_mosaics`, seed 0), and scores the mIoU on the next 300 mosaics after every epoch:
+(`visionlab.segment.fmnist_mosaics`, seed 0), and scores the mIoU on the next 300 mosaics after every epoch (and, as
+`test_miou`, on 300 mosaics of the official test split, whose items no training mosaic holds; added after the pretrain
+and fullres arms had run: their CSVs lack it, while the baseline ran again with it, every other number identical):
 
     arm `pretrain`: PRE epochs of item classification, then SEG_A epochs of segmentation
     arm `baseline`: SEG_B epochs of segmentation (about the same wall time)
     arm `fullres`: the baseline with a full-resolution head: smp's U-Net has no skip at the input's resolution (its
                    finest is at stride 2), while the true masks kept at stride 2 and upsampled score 0.825 (arm ceiling);
                    this head takes the decoder's last map and the image itself (two 3x3 conv-BN-ReLU of 16 channels, 1x1)
+    --fresh (with baseline or fullres): every epoch after the first trains on 6,000 new mosaics (seed 1000 + epoch; the
+                   items come from the same training split), the limit of the study file's "more mosaics beat more epochs"
     arm `ceiling`: no training: the held-out masks themselves kept at stride 2 and 4 (every 2nd / 4th pixel) and
                    upsampled back (nearest): what an exact class map at that resolution would score once upsampled
                    (a decoder can draw finer edges where the image shows them: fmnist_seg's background IoU is 0.994)
@@ -26,10 +30,12 @@ The training arms run one per core (two at a time share nothing but the machine)
     OMP_NUM_THREADS=1 python params/bench/seg_look.py pretrain --pre 2 --seg 5 &
     OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --seg 6; wait
     OMP_NUM_THREADS=1 python params/bench/seg_look.py fullres --seg 6
+    OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --fresh --seg 6 &
+    OMP_NUM_THREADS=1 python params/bench/seg_look.py fullres --fresh --seg 6; wait
     python params/bench/seg_look.py ceiling
     python params/bench/seg_look.py occlusion
 
-Each writes paper/bench/seg_look_<arm>.csv: one row per epoch (phase, epoch, seconds since the arm started,
+Each writes paper/bench/seg_look_<arm>.csv (<arm>_fresh with --fresh): one row per epoch (phase, epoch, seconds since the arm started,
 training accuracy of the pretraining phase or held-out mIoU and IoU per class of the segmentation phase); arm
 ceiling: one row per stride; arm occlusion: one row (items, mean and median visible fraction, the share of items under
 25/50/75/99% visible, and the share of the visible item pixels that belong to items under half visible).
@@ -84,11 +90,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('arm', choices=['pretrain', 'baseline', 'fullres', 'ceiling', 'occlusion']); ap.add_argument('--pre', type=int, default=2, help='pretraining epochs (arm pretrain)')
     ap.add_argument('--seg', type=int, default=6, help='segmentation epochs'); ap.add_argument('--n_train', type=int, default=6000)
+    ap.add_argument('--fresh', action='store_true', help='new training mosaics every epoch (baseline, fullres)')
     ap.add_argument('--out', default='paper/bench/seg_look_{arm}.csv'); a = ap.parse_args()
+    if a.fresh and a.arm not in ('baseline', 'fullres'): ap.error('--fresh goes with arm baseline or fullres')
     torch.set_num_threads(1); torch.manual_seed(0)
     X, M, S = fmnist_mosaics('train', a.n_train + 300, seed=0); n = a.n_train
     Xt, Mt = torch.tensor(X[:n]).float()[:, None] / 255, torch.tensor(M[:n]).long()
     Xv, Mv = torch.tensor(X[n:]).float()[:, None] / 255, M[n:]
+    XT, MT, _ = fmnist_mosaics('test', 300, seed=0); XT = torch.tensor(XT).float()[:, None] / 255
     if a.arm == 'ceiling':
         rows = []
         for k in (2, 4):
@@ -101,7 +110,7 @@ def main():
                    **{f'items_under_{int(100 * t)}pct': round(float((f < t).mean()), 4) for t in (0.25, 0.5, 0.75, 0.99)},
                    pixel_share_under_50pct=round(float(d.visible[f < 0.5].sum() / d.visible.sum()), 4))
         print(row); pd.DataFrame([row]).to_csv(a.out.format(arm=a.arm), index=False); return
-    mean, std = Xt.mean(), Xt.std(); Xt, Xv = (Xt - mean) / std, (Xv - mean) / std
+    mean, std = Xt.mean(), Xt.std(); Xt, Xv, XT = (Xt - mean) / std, (Xv - mean) / std, (XT - mean) / std
     model = seg_model('tu-efficientnet_lite0', 11, 1, 'unet', 'imagenet')
     model = (FullRes(model) if a.arm == 'fullres' else model).to(memory_format=torch.channels_last)
     rows, t0 = [], time.time()
@@ -122,6 +131,9 @@ def main():
     opt = make_optimizer(model, r); nb = n // bs; sched = make_scheduler(opt, r, nb)
     w = seg_class_weights(M[:n], 11); g = torch.Generator().manual_seed(0)
     for e in range(a.seg):
+        if a.fresh and e > 0:
+            Xe, Me, _ = fmnist_mosaics('train', n, seed=1000 + e)
+            Xt, Mt = (torch.tensor(Xe).float()[:, None] / 255 - mean) / std, torch.tensor(Me).long()
         model.train(); perm = torch.randperm(n, generator=g)
         for b in range(nb):
             i = perm[b * bs:(b + 1) * bs]; x, m = Xt[i], Mt[i]
@@ -129,12 +141,12 @@ def main():
             if torch.rand(1, generator=g) < 0.5: x, m = x.flip(-2), m.flip(-2)
             loss = seg_loss(model(x), m, w); opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step(); sched.step()
         model.eval()
-        with torch.no_grad(): pred = torch.cat([model(Xv[k:k + 256]).argmax(1) for k in range(0, len(Xv), 256)]).numpy()
-        s = seg_metrics(seg_confusion(pred, Mv, 11), SEG_CLASSES)
-        rows.append(dict(arm=a.arm, phase='segment', epoch=e + 1, seconds=round(time.time() - t0), miou=round(s['miou'], 4),
-                         **{f'iou_{k}': round(v, 4) for k, v in s['iou'].items()}))
-        print({k: rows[-1][k] for k in ('arm', 'epoch', 'seconds', 'miou')}, flush=True)
-    out = Path(a.out.format(arm=a.arm)); out.parent.mkdir(parents=True, exist_ok=True); pd.DataFrame(rows).to_csv(out, index=False); print('wrote', out)
+        with torch.no_grad(): pred, predT = (torch.cat([model(V[k:k + 256]).argmax(1) for k in range(0, len(V), 256)]).numpy() for V in (Xv, XT))
+        s = seg_metrics(seg_confusion(pred, Mv, 11), SEG_CLASSES); t = seg_metrics(seg_confusion(predT, MT, 11))
+        rows.append(dict(arm=a.arm + '_fresh' * a.fresh, phase='segment', epoch=e + 1, seconds=round(time.time() - t0), miou=round(s['miou'], 4),
+                         test_miou=round(t['miou'], 4), **{f'iou_{k}': round(v, 4) for k, v in s['iou'].items()}))
+        print({k: rows[-1][k] for k in ('arm', 'epoch', 'seconds', 'miou', 'test_miou')}, flush=True)
+    out = Path(a.out.format(arm=a.arm + '_fresh' * a.fresh)); out.parent.mkdir(parents=True, exist_ok=True); pd.DataFrame(rows).to_csv(out, index=False); print('wrote', out)
 
 
 if __name__ == '__main__':
