@@ -1,44 +1,42 @@
-"""Looks at what holds the fmnist_seg U-Net back: item pretraining, a full-resolution head, the masks' resolution (issue 26, item 2).
+"""What holds the fmnist_seg U-Net back? Item pretraining, a full-resolution head, fresh mosaics, resolution, overlap.
 
-Why this exists: the committed fmnist_seg study (an smp U-Net on the ImageNet EfficientNet-Lite0 encoder) ended at
-0.622 test mIoU, and its confusion looks like a weak classifier's (Shirt taken for Coat or T-shirt/top). A cheap way to
-give the encoder Fashion-MNIST classes before it segments: train it (global average pool + a linear head, label
-smoothing 0.1, cosine schedule) to classify the Fashion-MNIST items that the training mosaics are made of, each pasted
-at a random offset on a 32x32 canvas the way the mosaics paste them (pixels <= 40 left out), then train the U-Net as the
-study does (class-weighted Dice + Focal, AdamW lr 2e-3 with half an epoch of warmup then cosine, gradient clipping 1.0,
-joint flips, batch 32). This script trains one model per arm on one thread, on the first N training mosaics
-(`visionlab.segment.fmnist_mosaics`, seed 0), and scores the mIoU on the next 300 mosaics after every epoch (and, as
-`test_miou`, on 300 mosaics of the official test split, whose items no training mosaic holds; added after the pretrain
-and fullres arms had run: their CSVs lack it, while the baseline ran again with it, every other number identical):
+Why this exists (issue 26, item 2): the committed fmnist_seg study (an smp U-Net on the ImageNet EfficientNet-Lite0
+encoder) ended at 0.622 test mIoU, far from the 0.80 asked, and its confusion looks like a weak classifier's (Shirt
+taken for Coat or T-shirt/top). Each training arm trains one model on one thread, as the study does (class-weighted
+Dice + Focal, AdamW lr 2e-3 with half an epoch of warmup then cosine, gradient clipping 1.0, joint flips, batch 32), on
+the first N training mosaics (`visionlab.segment.fmnist_mosaics`, seed 0), and scores the mIoU of the next 300 mosaics
+after every epoch, and as `test_miou` that of 300 mosaics of the official test split, whose items no training mosaic
+holds (added after the pretrain and fullres arms had run, so their CSVs lack it; the baseline ran again with it, every
+other number identical).
 
-    arm `pretrain`: PRE epochs of item classification, then SEG_A epochs of segmentation
-    arm `baseline`: SEG_B epochs of segmentation (about the same wall time)
-    arm `fullres`: the baseline with a full-resolution head: smp's U-Net has no skip at the input's resolution (its
-                   finest is at stride 2), while the true masks kept at stride 2 and upsampled score 0.825 (arm ceiling);
-                   this head takes the decoder's last map and the image itself (two 3x3 conv-BN-ReLU of 16 channels, 1x1)
-    --fresh (with baseline or fullres): every epoch after the first trains on 6,000 new mosaics (seed 1000 + epoch; the
-                   items come from the same training split), the limit of the study file's "more mosaics beat more epochs"
-    arm `ceiling`: no training: the held-out masks themselves kept at stride 2 and 4 (every 2nd / 4th pixel) and
-                   upsampled back (nearest): what an exact class map at that resolution would score once upsampled
-                   (a decoder can draw finer edges where the image shows them: fmnist_seg's background IoU is 0.994)
-    arm `occlusion`: no training: how much of each held-out item stays visible (the mosaics are rebuilt item by item
-                   with `fmnist_mosaics`' own random draws, checked equal to its images), i.e. how much of the distance
-                   to 0.80 overlapping items could explain
+    baseline   the study's U-Net and recipe
+    pretrain   first PRE epochs training the encoder (global average pool + a linear head, label smoothing 0.1,
+               cosine) to classify the Fashion-MNIST items the training mosaics are made of, each pasted at a random
+               offset on a 32x32 canvas the way the mosaics paste them (pixels <= 40 left out)
+    fullres    a head at the input's resolution: smp's U-Net has no skip there (its finest is at stride 2), so this
+               head takes the decoder's last map and the image itself (two 3x3 conv-BN-ReLU of 16 channels, a 1x1)
+    --fresh    (baseline or fullres) every epoch after the first trains on 6,000 new mosaics (seed 1000 + epoch, items
+               from the same training split): the limit of the study file's "more mosaics beat more epochs"
+    ceiling    no training: the held-out masks themselves kept at stride 2 and 4 (every 2nd / 4th pixel) and upsampled
+               back (nearest), what an exact class map at that resolution would score (a decoder can draw finer edges
+               where the image shows them: fmnist_seg's background IoU is 0.994)
+    occlusion  no training: how much of each held-out item stays visible (the mosaics rebuilt item by item from
+               `fmnist_mosaics`' own random draws, checked equal to its images)
 
-The training arms run one per core (two at a time share nothing but the machine):
+Run here, the training arms two at a time, one per core:
 
     OMP_NUM_THREADS=1 python params/bench/seg_look.py pretrain --pre 2 --seg 5 &
     OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --seg 6; wait
     OMP_NUM_THREADS=1 python params/bench/seg_look.py fullres --seg 6
     OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --fresh --seg 6 &
-    OMP_NUM_THREADS=1 python params/bench/seg_look.py fullres --fresh --seg 6; wait
+    OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --seg 6; wait     # again, with test_miou
     python params/bench/seg_look.py ceiling
     python params/bench/seg_look.py occlusion
 
-Each writes paper/bench/seg_look_<arm>.csv (<arm>_fresh with --fresh): one row per epoch (phase, epoch, seconds since the arm started,
-training accuracy of the pretraining phase or held-out mIoU and IoU per class of the segmentation phase); arm
-ceiling: one row per stride; arm occlusion: one row (items, mean and median visible fraction, the share of items under
-25/50/75/99% visible, and the share of the visible item pixels that belong to items under half visible).
+Each writes paper/bench/seg_look_<arm>.csv (<arm>_fresh with --fresh): the training arms one row per epoch (phase,
+epoch, seconds since the arm started, the pretraining phase's training accuracy or the segmentation phase's mIoU and
+IoU per class); ceiling one row per stride; occlusion one row (items, mean and median visible fraction, the share of
+items under 25/50/75/99% visible, the share of the visible item pixels that belong to items under half visible).
 """
 import argparse, time
 from pathlib import Path
