@@ -6,8 +6,8 @@ taken for Coat or T-shirt/top). Each training arm trains one model on one thread
 Dice + Focal, AdamW lr 2e-3 with half an epoch of warmup then cosine, gradient clipping 1.0, joint flips, batch 32), on
 the first N training mosaics (`visionlab.segment.fmnist_mosaics`, seed 0), and scores the mIoU of the next 300 mosaics
 after every epoch, and as `test_miou` that of 300 mosaics of the official test split, whose items no training mosaic
-holds (added after the pretrain and fullres arms had run, so their CSVs lack it; the baseline ran again with it, every
-other number identical).
+holds (added after the first runs of the baseline, pretrain and fullres arms; each ran again with it, and every other
+number came out identical).
 
     baseline   the study's U-Net and recipe
     pretrain   first PRE epochs training the encoder (global average pool + a linear head, label smoothing 0.1,
@@ -30,6 +30,8 @@ Run here, the training arms two at a time, one per core:
     OMP_NUM_THREADS=1 python params/bench/seg_look.py fullres --seg 6
     OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --fresh --seg 6 &
     OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --seg 6; wait     # again, with test_miou
+    OMP_NUM_THREADS=1 python params/bench/seg_look.py pretrain --pre 2 --seg 5 &  # again, with test_miou
+    OMP_NUM_THREADS=1 python params/bench/seg_look.py fullres --seg 6; wait      # again, with test_miou
     python params/bench/seg_look.py ceiling
     python params/bench/seg_look.py occlusion
 
