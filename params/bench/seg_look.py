@@ -106,6 +106,12 @@ class PlainUNet(nn.Module):
         return self.head(x)
 
 
+class Scaled(nn.Module):
+    "`model` run on the input upsampled k times (bilinear), its logits average-pooled back to the input's size."
+    def __init__(self, model, k=2): super().__init__(); self.model, self.k = model, k
+    def forward(self, x): return F.avg_pool2d(self.model(F.interpolate(x, scale_factor=self.k, mode='bilinear', align_corners=False)), self.k)
+
+
 class FullRes(nn.Module):
     "An smp U-Net whose head also sees the input image at full resolution."
     def __init__(self, unet, in_chans=1, classes=11, w=16):
@@ -185,12 +191,13 @@ def main():
     ap.add_argument('--seg', type=int, default=6, help='segmentation epochs'); ap.add_argument('--n_train', type=int, default=6000)
     ap.add_argument('--fresh', action='store_true', help='new training mosaics every epoch (baseline, fullres)')
     ap.add_argument('--pre_all', action='store_true', help='pretrain on all 60,000 items of the training split, not only those of the training mosaics')
+    ap.add_argument('--scale', type=int, default=1, help='run the model on the mosaics upsampled this many times (bilinear), logits pooled back')
     ap.add_argument('--loss', choices=['focal', 'ce'], default='focal', help="Dice + Focal (the study's) or Dice + cross-entropy (nnU-Net's)")
     ap.add_argument('--out', default='paper/bench/seg_look_{arm}.csv'); a = ap.parse_args()
     if a.fresh and a.arm not in ('baseline', 'fullres'): ap.error('--fresh goes with arm baseline or fullres')
     if a.pre_all and a.arm != 'pretrain': ap.error('--pre_all goes with arm pretrain')
     if a.arm == 'figure': return print('wrote', *bound_figure(Path(a.out).parent))
-    torch.set_num_threads(1); torch.manual_seed(0); tag = a.arm + '_all' * a.pre_all + '_fresh' * a.fresh + '_ce' * (a.loss == 'ce')
+    torch.set_num_threads(1); torch.manual_seed(0); tag = a.arm + '_all' * a.pre_all + '_fresh' * a.fresh + '_ce' * (a.loss == 'ce') + f'_x{a.scale}' * (a.scale > 1)
     X, M, S = fmnist_mosaics('train', a.n_train + 300, seed=0); n = a.n_train
     Xt, Mt = torch.tensor(X[:n]).float()[:, None] / 255, torch.tensor(M[:n]).long()
     Xv, Mv = torch.tensor(X[n:]).float()[:, None] / 255, M[n:]
@@ -218,6 +225,7 @@ def main():
     mean, std = Xt.mean(), Xt.std(); Xt, Xv, XT = (Xt - mean) / std, (Xv - mean) / std, (XT - mean) / std
     model = PlainUNet() if a.arm == 'plain' else seg_model('tu-efficientnet_lite0', 11, 1, 'unet', 'imagenet')
     model = (FullRes(model) if a.arm == 'fullres' else model).to(memory_format=torch.channels_last)
+    if a.scale > 1: model = Scaled(model, a.scale)
     rows, t0 = [], time.time()
     if a.arm == 'pretrain':
         FX, FY = fmnist_train(); items = np.arange(len(FX)) if a.pre_all else np.unique(np.concatenate(S[:n]))
