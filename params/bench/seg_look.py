@@ -232,6 +232,7 @@ def main():
     model = PlainUNet() if a.arm == 'plain' else seg_model('tu-efficientnet_lite0', 11, 1, 'unet', 'imagenet')
     model = (FullRes(model) if a.arm == 'fullres' else model).to(memory_format=torch.channels_last)
     if a.scale > 1: model = Scaled(model, a.scale)
+    L = item_layers(n, X, S); on = np.stack([(l >= 0).sum(0) for l in L])   # held-out items, and how many are on at each pixel (not timed)
     rows, t0 = [], time.time()
     if a.arm == 'pretrain':
         FX, FY = fmnist_train(); items = np.arange(len(FX)) if a.pre_all else np.unique(np.concatenate(S[:n]))
@@ -251,7 +252,6 @@ def main():
     bs = 32; r = from_dict(Recipe, dict(epochs=a.seg, lr=2e-3, weight_decay=1e-4, schedule='cosine', warmup_epochs=0.5, batch_size=bs))
     opt = make_optimizer(model, r); nb = n // bs; sched = make_scheduler(opt, r, nb)
     w = seg_class_weights(M[:n], 11); g = torch.Generator().manual_seed(0)
-    L = item_layers(n, X, S); on = np.stack([(l >= 0).sum(0) for l in L])   # held-out items, and how many are on at each pixel
     for e in range(a.seg):
         if a.fresh and e > 0:
             Xe, Me, _ = fmnist_mosaics('train', n, seed=1000 + e)
