@@ -19,8 +19,8 @@ each ran again with it, and every other number came out identical).
                offset on a 32x32 canvas the way the mosaics paste them (pixels <= 40 left out)
     fullres    a head at the input's resolution: smp's U-Net has no skip there (its finest is at stride 2), so this
                head takes the decoder's last map and the image itself (two 3x3 conv-BN-ReLU of 16 channels, a 1x1)
-    --fresh    (baseline, fullres, plain) every epoch after the first trains on 6,000 new mosaics (seed 1000 + epoch, items
-               from the same training split): the limit of the study file's "more mosaics beat more epochs"
+    --fresh    (baseline, fullres, plain) every epoch after the first trains on 6,000 new mosaics (seed 1000 + epoch,
+               items from the same training split): the limit of the study file's "more mosaics beat more epochs"
     --pre_all  (pretrain) the items are all 60,000 of the training split, not only those of the training mosaics
     plain      nnU-Net's own kind of U-Net instead, slim and from scratch: two 3x3 conv-BN-ReLU a stage, 16 channels
                at full resolution doubling to 256 at stride 16, max-pool down, transposed convolution up (no
@@ -51,7 +51,7 @@ Run here, the training arms two at a time, one per core:
     python params/bench/seg_look.py occlusion
     OMP_NUM_THREADS=1 python params/bench/seg_look.py plain --seg 6 &
     OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --loss ce --seg 6; wait
-    (OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --seg 6     # again, with item_acc, acc_single, acc_contested
+    (OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --seg 6     # again, with item_acc etc.
      OMP_NUM_THREADS=1 python params/bench/seg_look.py pretrain --pre_all --pre 1 --seg 5) &
     OMP_NUM_THREADS=1 python params/bench/seg_look.py baseline --loss ce --fresh --seg 14; wait
     python params/bench/seg_look.py ambiguity
@@ -59,15 +59,15 @@ Run here, the training arms two at a time, one per core:
     OMP_NUM_THREADS=1 python params/bench/seg_look.py plain --loss ce --fresh --seg 14; wait
     python params/bench/seg_look.py figure        # paper/bench/seg_look_bound.{png,pdf} from the CSVs
 
-Each writes paper/bench/seg_look_<arm>.csv (then _all with --pre_all, _fresh with --fresh, _ce with --loss ce, _x<K> with --scale): the
-training arms one row per epoch (phase, epoch, seconds since the arm started, the pretraining phase's training
-accuracy or the segmentation phase's mIoU and IoU per class; the runs after plain's and the first ce one's also the
-held-out items' accuracy, each item named by the most frequent non-background label on its visible pixels, and the
-pixel accuracy where one item is on and where two or more are); ceiling one row per stride; occlusion one row (items,
-mean and median visible fraction, the share of items under 25/50/75/99% visible, the share of the visible item pixels
-that belong to items under half visible); ambiguity one row per p and way of giving out the contested pixels. The
-figure arm draws paper/bench/seg_look_bound.{png,pdf}: the ambiguity arm's mIoU against p, and every training arm
-that measured item accuracy, one point an epoch.
+Each writes paper/bench/seg_look_<arm>.csv (then _all with --pre_all, _fresh with --fresh, _ce with --loss ce, _x<K>
+with --scale): the training arms one row per epoch (phase, epoch, seconds since the arm started, the pretraining
+phase's training accuracy or the segmentation phase's mIoU and IoU per class; the runs after plain's and the first ce
+one's also the held-out items' accuracy, each item named by the most frequent non-background label on its visible
+pixels, and the pixel accuracy where one item is on and where two or more are); ceiling one row per stride; occlusion
+one row (items, mean and median visible fraction, the share of items under 25/50/75/99% visible, the share of the
+visible item pixels that belong to items under half visible); ambiguity one row per p and way of giving out the
+contested pixels. The figure arm draws paper/bench/seg_look_bound.{png,pdf}: the ambiguity arm's mIoU against p, and
+every training arm that measured item accuracy, one point an epoch.
 """
 import argparse, time
 from pathlib import Path
@@ -140,6 +140,11 @@ def item_layers(n, X, S, seed=0):
     return out
 
 
+def coverage(layers):
+    "How many items are on (above 40) at each pixel of each mosaic: (n,64,64)."
+    return np.stack([(l >= 0).sum(0) for l in layers])
+
+
 def owner(lay):
     "Which item (layer index) each pixel shows: the last pasted one that is on there; -1 for background."
     on = lay >= 0; last = len(lay) - 1 - on[::-1].argmax(0)
@@ -207,7 +212,6 @@ def main():
     X, M, S = fmnist_mosaics('train', a.n_train + 300, seed=0); n = a.n_train
     Xt, Mt = torch.tensor(X[:n]).float()[:, None] / 255, torch.tensor(M[:n]).long()
     Xv, Mv = torch.tensor(X[n:]).float()[:, None] / 255, M[n:]
-    XT, MT, _ = fmnist_mosaics('test', 300, seed=0); XT = torch.tensor(XT).float()[:, None] / 255
     if a.arm == 'ceiling':
         rows = []
         for k in (2, 4):
@@ -215,7 +219,7 @@ def main():
             rows.append(dict(arm=a.arm, stride=k, miou=round(s['miou'], 4), **{f'iou_{c}': round(v, 4) for c, v in s['iou'].items()})); print(rows[-1])
         return pd.DataFrame(rows).to_csv(a.out.format(arm=a.arm), index=False)
     if a.arm == 'ambiguity':
-        L = item_layers(n, X, S); on = np.concatenate([(l >= 0).sum(0) for l in L])
+        L = item_layers(n, X, S); on = coverage(L)
         rows = [dict(arm=a.arm, item_acc=acc, contested=resolve, contested_share=round(float((on > 1).sum() / (on > 0).sum()), 4), miou=round(m['miou'], 4),
                      **{f'iou_{c}': round(v, 4) for c, v in m['iou'].items()})
                 for resolve in ('random', 'owner') for acc in (1.0, 0.96, 0.95, 0.94, 0.92, 0.9, 0.8, 0.7, 0.6, 0.5) for m in [ambiguity(L, Mv, acc, resolve)]]
@@ -228,11 +232,12 @@ def main():
                    **{f'items_under_{int(100 * t)}pct': round(float((f < t).mean()), 4) for t in (0.25, 0.5, 0.75, 0.99)},
                    pixel_share_under_50pct=round(float(d.visible[f < 0.5].sum() / d.visible.sum()), 4))
         print(row); pd.DataFrame([row]).to_csv(a.out.format(arm=a.arm), index=False); return
+    XT, MT, _ = fmnist_mosaics('test', 300, seed=0); XT = torch.tensor(XT).float()[:, None] / 255
     mean, std = Xt.mean(), Xt.std(); Xt, Xv, XT = (Xt - mean) / std, (Xv - mean) / std, (XT - mean) / std
     model = PlainUNet() if a.arm == 'plain' else seg_model('tu-efficientnet_lite0', 11, 1, 'unet', 'imagenet')
     model = (FullRes(model) if a.arm == 'fullres' else model).to(memory_format=torch.channels_last)
     if a.scale > 1: model = Scaled(model, a.scale)
-    L = item_layers(n, X, S); on = np.stack([(l >= 0).sum(0) for l in L])   # held-out items, and how many are on at each pixel (not timed)
+    L = item_layers(n, X, S); on = coverage(L)   # the held-out items, and how many are on at each pixel (before the clock)
     rows, t0 = [], time.time()
     if a.arm == 'pretrain':
         FX, FY = fmnist_train(); items = np.arange(len(FX)) if a.pre_all else np.unique(np.concatenate(S[:n]))
