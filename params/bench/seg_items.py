@@ -24,6 +24,7 @@ instance's centre):
                 by the classifier's log-probabilities plus the mean of the U-Net's over the group. Also the U-Net
                 alone (unet: per-pixel argmax). Item accuracy as in seg_look.py.
     diagnose    no training: each stage made exact in turn (below)
+    figure      no training: the first 5 test mosaics, image with the groups' crops, truth, U-Net alone, found then named
 
 The two training arms run at once, one thread each; the issue's "30 min on 2 cores" counts the wall time of both plus
 combine (paper/bench/seg_items_wall.csv). Run here (2-core AMD EPYC, float32):
@@ -39,6 +40,7 @@ combine (paper/bench/seg_items_wall.csv). Run here (2-core AMD EPYC, float32):
     OMP_NUM_THREADS=1 python params/bench/seg_items.py classifier --regress --jitter 6 --epochs 6; wait
     OMP_NUM_THREADS=2 python params/bench/seg_items.py combine
     OMP_NUM_THREADS=2 python params/bench/seg_items.py diagnose
+    python params/bench/seg_items.py figure    # paper/bench/seg_items_examples.{png,pdf}
 
 Each training arm writes paper/bench/seg_items_<arm>.csv (one row per epoch) and its weights to runs/bench/; combine
 writes paper/bench/seg_items_combine.csv: one row per way of naming and per set (300 held-out training mosaics, seed 7,
@@ -221,6 +223,29 @@ def classify_crops(clf, sc, X, frames, flip_tta=True):
     return lp.numpy(), None if shift is None else shift.numpy()
 
 
+def predict(X, unet, so, clf, sc, min_votes):
+    "The U-Net's per-pixel classes (n,64,64), the masks of every way of naming its groups (dict), and the groups (mosaic, frame row, frame column, pixel mask)."
+    with torch.no_grad(): o = torch.cat([unet((torch.tensor(X[k:k + 250]).float()[:, None] / 255 - so['mean']) / so['std']) for k in range(0, len(X), 250)])
+    logp = o[:, :11].log_softmax(1).numpy(); off = o[:, 11:].numpy() * 32; pix = logp.argmax(1)
+    frames, groups = [], []
+    for i in range(len(X)):
+        peaks, lab = group(pix[i] > 0, off[i], min_votes)
+        for k, (pr, pc) in enumerate(peaks):
+            on = lab == k
+            if on.any(): frames.append((i, int(np.clip(round(pr - 13.5), 0, 36)), int(np.clip(round(pc - 13.5), 0, 36)))); groups.append(on)
+    names = dict(crop=classify_crops(clf, sc, X, frames))
+    if sc['regress']:   # the second stage's frame correction: crop again where the classifier says the item's frame is
+        sh = names['crop'][1]
+        moved = [(i, int(np.clip(round(r - dr), 0, 36)), int(np.clip(round(c - dc), 0, 36))) for (i, r, c), (dr, dc) in zip(frames, sh)]
+        names['refined'] = classify_crops(clf, sc, X, moved)
+    preds = dict(unet=pix, group_vote=np.zeros_like(pix), **{k + v: np.zeros_like(pix) for k in names for v in ('', '_plus_vote')})
+    for g, ((i, _, _), on) in enumerate(zip(frames, groups)):
+        vote = logp[i][1:, on].mean(1)   # the U-Net's mean log-probability of each item class over the group
+        preds['group_vote'][i][on] = vote.argmax() + 1
+        for k, (lp, _) in names.items(): preds[k][i][on] = lp[g].argmax() + 1; preds[k + '_plus_vote'][i][on] = (lp[g] + vote).argmax() + 1
+    return pix, preds, [(i, r, c, on) for (i, r, c), on in zip(frames, groups)]
+
+
 def combine_arm(a, out):
     "Score the U-Net alone and the ways of naming its groups on the held-out and the test-split mosaics."
     unet, so, clf, sc = load_models()
@@ -228,25 +253,7 @@ def combine_arm(a, out):
     sets = dict(heldout=mosaics_with_items('train', 300, 7, FX, FY), test300=mosaics_with_items('test', 300, 0, TX, TY), test1000=mosaics_with_items('test', 1000, 0, TX, TY))
     ref, *_ = fmnist_mosaics('test', 1000, seed=0); assert (ref == sets['test1000'][0]).all()
     for name, (X, M, O, B) in sets.items():
-        t0 = time.time()
-        with torch.no_grad(): o = torch.cat([unet((torch.tensor(X[k:k + 250]).float()[:, None] / 255 - so['mean']) / so['std']) for k in range(0, len(X), 250)])
-        logp = o[:, :11].log_softmax(1).numpy(); off = o[:, 11:].numpy() * 32; pix = logp.argmax(1)
-        frames, groups = [], []
-        for i in range(len(X)):
-            peaks, lab = group(pix[i] > 0, off[i], a.min_votes)
-            for k, (pr, pc) in enumerate(peaks):
-                on = lab == k
-                if on.any(): frames.append((i, int(np.clip(round(pr - 13.5), 0, 36)), int(np.clip(round(pc - 13.5), 0, 36)))); groups.append(on)
-        names = dict(crop=classify_crops(clf, sc, X, frames))
-        if sc['regress']:   # the second stage's frame correction: crop again where the classifier says the item's frame is
-            sh = names['crop'][1]
-            moved = [(i, int(np.clip(round(r - dr), 0, 36)), int(np.clip(round(c - dc), 0, 36))) for (i, r, c), (dr, dc) in zip(frames, sh)]
-            names['refined'] = classify_crops(clf, sc, X, moved)
-        preds = dict(unet=pix, group_vote=np.zeros_like(pix), **{k + v: np.zeros_like(pix) for k in names for v in ('', '_plus_vote')})
-        for g, ((i, _, _), on) in enumerate(zip(frames, groups)):
-            vote = logp[i][1:, on].mean(1)   # the U-Net's mean log-probability of each item class over the group
-            preds['group_vote'][i][on] = vote.argmax() + 1
-            for k, (lp, _) in names.items(): preds[k][i][on] = lp[g].argmax() + 1; preds[k + '_plus_vote'][i][on] = (lp[g] + vote).argmax() + 1
+        t0 = time.time(); pix, preds, _ = predict(X, unet, so, clf, sc, a.min_votes)
         secs = time.time() - t0; base = image_confusions(pix, M, 11).reshape(len(X), -1).astype(float)
         for key, p in preds.items():
             s = seg_metrics(seg_confusion(p, M, 11), SEG_CLASSES); C = image_confusions(p, M, 11); ci = iou_ci(C)
@@ -282,9 +289,29 @@ def diagnose_arm(a, out):
     pd.DataFrame(rows).to_csv(out, index=False)
 
 
+def figure_arm(a, out):
+    "The first 5 of the study's 1,000 test mosaics (not picked): image with each group's crop, truth, the U-Net's own classes, the items found and named (v2: refined)."
+    from matplotlib.patches import Rectangle
+    from visionlab.style import new_figure, save_figure, class_colors, class_image, class_legend, PALETTE, FONT
+    unet, so, clf, sc = load_models(); n = 5
+    X, M, O, B = mosaics_with_items('test', n, 0, *fmnist_split('test'))
+    pix, preds, groups = predict(X, unet, so, clf, sc, a.min_votes); best = 'refined' if sc['regress'] else 'crop_plus_vote'
+    colors = class_colors(11); fig = new_figure('double', 6.2); axes = fig.subplots(4, n, squeeze=False)
+    rows = [('image, crops', X), ('truth', M), ('U-Net alone', pix), ('found, then named', preds[best])]
+    for j in range(n):
+        for k, (label, arr) in enumerate(rows):
+            ax = axes[k, j]; ax.imshow(arr[j] if k == 0 else class_image(arr[j], colors), cmap='gray', interpolation='nearest'); ax.set_xticks([]); ax.set_yticks([])
+            if j == 0: ax.set_ylabel(label, fontsize=FONT['label'])
+            if k > 1: ax.set_title(f"mIoU {seg_metrics(seg_confusion(arr[j:j + 1], M[j:j + 1], 11))['miou']:.2f}", fontsize=FONT['note'], pad=2)
+        for g, (i, r, c, _) in enumerate(x for x in groups if x[0] == j):
+            axes[0, j].add_patch(Rectangle((c - 0.5, r - 0.5), 28, 28, fill=False, lw=0.8, ec=PALETTE[g % len(PALETTE)]))
+    class_legend(fig, SEG_CLASSES, colors)
+    save_figure(fig, Path(out).with_suffix(''))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('arm', choices=['offsets', 'classifier', 'combine', 'diagnose'])
+    ap.add_argument('arm', choices=['offsets', 'classifier', 'combine', 'diagnose', 'figure'])
     ap.add_argument('--epochs', type=int, default=8); ap.add_argument('--n_train', type=int, default=6000, help='mosaics per epoch (offsets)')
     ap.add_argument('--off_weight', type=float, default=1.0, help='weight of the offset L1 loss (offsets)')
     ap.add_argument('--n_crops_mosaics', type=int, default=20000, help='fresh mosaics per epoch whose items are cropped (classifier)')
@@ -292,10 +319,11 @@ def main():
     ap.add_argument('--regress', action='store_true', help='the classifier also regresses the crop\'s shift from the item\'s frame; combine re-crops there (classifier)')
     ap.add_argument('--widths', type=int, nargs=3, default=[64, 128, 256], help='airnet widths (classifier)')
     ap.add_argument('--min_votes', type=float, default=5, help='smallest smoothed vote mass of a peak (combine)')
-    ap.add_argument('--out', default='paper/bench/seg_items_{arm}.csv'); a = ap.parse_args()
+    ap.add_argument('--out', default=''); a = ap.parse_args()
+    a.out = a.out or ('paper/bench/seg_items_examples.png' if a.arm == 'figure' else 'paper/bench/seg_items_{arm}.csv')
     torch.set_num_threads(int(__import__('os').environ.get('OMP_NUM_THREADS', 1))); torch.manual_seed(0)
     out = Path(a.out.format(arm=a.arm)); out.parent.mkdir(parents=True, exist_ok=True)
-    dict(offsets=offsets_arm, classifier=classifier_arm, combine=combine_arm, diagnose=diagnose_arm)[a.arm](a, out); print('wrote', out)
+    dict(offsets=offsets_arm, classifier=classifier_arm, combine=combine_arm, diagnose=diagnose_arm, figure=figure_arm)[a.arm](a, out); print('wrote', out)
 
 
 if __name__ == '__main__':
