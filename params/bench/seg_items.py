@@ -81,7 +81,7 @@ def fmnist_split(split):
 
 
 def mosaics_with_items(split, n, seed, FX=None, FY=None):
-    "`fmnist_mosaics(split, n, seed=seed)` rebuilt with its own draws, plus per mosaic the owner map (index of the item each pixel shows, -1 background) and the items' frames (k,3: row, column, class)."
+    "`fmnist_mosaics(split, n, seed=seed)` rebuilt with its own draws, plus per mosaic the owner map (index of the item each pixel shows, -1 background) and its items (k,4: frame row, frame column, class, index in the split)."
     if FX is None: FX, FY = fmnist_split(split)
     rng = np.random.default_rng([seed, 0 if split == 'train' else 1])
     X, M, O, B = np.zeros((n, 64, 64), np.uint8), np.zeros((n, 64, 64), np.uint8), np.full((n, 64, 64), -1, np.int8), []
@@ -90,7 +90,7 @@ def mosaics_with_items(split, n, seed, FX=None, FY=None):
         for j, item in enumerate(idx):
             r, c = rng.integers(0, 64 - 28 + 1, 2); on = FX[item] > 40
             X[i, r:r + 28, c:c + 28][on] = FX[item][on]; M[i, r:r + 28, c:c + 28][on] = FY[item] + 1; O[i, r:r + 28, c:c + 28][on] = j
-            b.append((r, c, FY[item]))
+            b.append((r, c, FY[item], item))
         B.append(np.array(b))
     return X, M, O, B
 
@@ -99,7 +99,7 @@ def offset_targets(O, B):
     "Per pixel the offset (dy, dx) / 32 from the pixel to the centre of its item's frame; zero on background: (n,2,64,64) float32."
     yy, xx = np.mgrid[:64, :64]; T = np.zeros((len(O), 2, 64, 64), np.float32)
     for i, (o, b) in enumerate(zip(O, B)):
-        for j, (r, c, _) in enumerate(b):
+        for j, (r, c, _, _) in enumerate(b):
             on = o == j; T[i, 0][on] = (r + 13.5 - yy[on]) / 32; T[i, 1][on] = (c + 13.5 - xx[on]) / 32
     return T
 
@@ -108,7 +108,7 @@ def item_crops(X, O, B, jitter, rng, sd=0):
     "28x28 crops at each visible item's frame shifted by up to `jitter` px (uniformly, or rounded normal with std `sd` clipped there; kept on the canvas), its class, its visible pixel count, the shift (rows, columns)."
     xs, ys, ws, sh = [], [], [], []
     for x, o, b in zip(X, O, B):
-        for j, (r, c, y) in enumerate(b):
+        for j, (r, c, y, _) in enumerate(b):
             vis = (o == j).sum()
             if vis == 0: continue
             dr, dc = (np.clip(np.round(rng.normal(0, sd, 2)), -jitter, jitter).astype(int) if sd else rng.integers(-jitter, jitter + 1, 2)) if jitter else (0, 0)
@@ -203,7 +203,7 @@ def item_accuracy(pred, O, B):
     "Share of the visible items whose visible pixels' most frequent predicted label (background left out) is their class + 1."
     hit = []
     for p, o, b in zip(pred, O, B):
-        for j, (_, _, y) in enumerate(b):
+        for j, (_, _, y, _) in enumerate(b):
             if not (o == j).any(): continue
             v = p[o == j]; v = v[v > 0]; hit.append(len(v) > 0 and np.bincount(v).argmax() == y + 1)
     return float(np.mean(hit))
@@ -278,7 +278,7 @@ def diagnose_arm(a, out):
     FX, FY = fmnist_split('train'); X, M, O, B = mosaics_with_items('train', 300, 7, FX, FY)
     with torch.no_grad(): o = unet((torch.tensor(X).float()[:, None] / 255 - so['mean']) / so['std'])
     pix, off = o[:, :11].argmax(1).numpy(), o[:, 11:].numpy() * 32
-    truth = [(i, r, c) for i, b in enumerate(B) for r, c, _ in b]; lp, _ = classify_crops(clf, sc, X, truth)
+    truth = [(i, r, c) for i, b in enumerate(B) for r, c, _, _ in b]; lp, _ = classify_crops(clf, sc, X, truth)
     named, k = np.zeros_like(M), 0
     for i, b in enumerate(B):
         for j in range(len(b)): named[i][O[i] == j] = lp[k].argmax() + 1; k += 1

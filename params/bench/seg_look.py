@@ -76,6 +76,7 @@ from visionlab.segment import SEG_CLASSES, fmnist_mosaics, seg_class_weights, se
 from visionlab.config import Recipe, from_dict
 from visionlab.train import make_optimizer, make_scheduler
 from visionlab.data import read_idx, FMNIST_DIR
+from seg_items import mosaics_with_items   # a sibling script: python puts this folder first on the path
 
 
 def fmnist_train():
@@ -127,16 +128,13 @@ class FullRes(nn.Module):
 
 def item_layers(n, X, S, seed=0):
     "Mosaics n.. of `fmnist_mosaics('train', len(X), seed=seed)` item by item: per mosaic an array (k,64,64), layer j the class of its j-th pasted item where that item's pixel is above 40, else -1."
-    FX, FY = fmnist_train()
-    rng, out = np.random.default_rng([seed, 0]), []   # the draws of fmnist_mosaics, in its order
-    for i in range(len(X)):
-        k = rng.integers(2, 5); idx = rng.choice(len(FX), k, replace=False); assert (idx == S[i]).all()
-        img, lay = np.zeros((64, 64), np.uint8), np.full((k, 64, 64), -1)
-        for j, item in enumerate(idx):
-            r, c = rng.integers(0, 64 - 28 + 1, 2); on = FX[item] > 40
-            img[r:r + 28, c:c + 28][on] = FX[item][on]; lay[j, r:r + 28, c:c + 28][on] = FY[item]
-        assert (img == X[i]).all(), f'mosaic {i} rebuilt differently'
-        if i >= n: out.append(lay)
+    FX, FY = fmnist_train(); Xr, _, _, B = mosaics_with_items('train', len(X), seed, FX, FY)   # fmnist_mosaics' draws, replayed
+    assert (Xr == X).all() and all((b[:, 3] == s).all() for b, s in zip(B, S)), 'mosaics rebuilt differently'
+    out = []
+    for b in B[n:]:
+        lay = np.full((len(b), 64, 64), -1)
+        for j, (r, c, y, item) in enumerate(b): on = FX[item] > 40; lay[j, r:r + 28, c:c + 28][on] = y
+        out.append(lay)
     return out
 
 
