@@ -67,7 +67,7 @@ from scipy import ndimage
 from visionlab.segment import SEG_CLASSES, image_confusions, iou_ci, seg_class_weights, seg_loss, seg_confusion, seg_metrics, seg_model, fmnist_mosaics
 from visionlab.config import Recipe, from_dict
 from visionlab.train import make_optimizer, make_scheduler
-from visionlab.data import read_idx, FMNIST_DIR
+from visionlab.data import fashion_mnist
 from visionlab.models import AirNet
 from visionlab.calibrate import resample_counts
 
@@ -75,9 +75,8 @@ WEIGHTS = Path('runs/bench')
 
 
 def fmnist_split(split):
-    "Images and labels of the official Fashion-MNIST split `split` ('train' or 'test')."
-    pre = 'train' if split == 'train' else 't10k'
-    return read_idx(f'{FMNIST_DIR}/{pre}-images-idx3-ubyte.gz'), read_idx(f'{FMNIST_DIR}/{pre}-labels-idx1-ubyte.gz')
+    "Images and labels of the official Fashion-MNIST split `split` ('train' or 'test'), from the library's `fashion_mnist` task."
+    td = fashion_mnist(); return td.arrays[split], (td.train if split == 'train' else td.test).label.to_numpy()
 
 
 def mosaics_with_items(split, n, seed, FX=None, FY=None):
@@ -124,7 +123,7 @@ def offsets_arm(a, out):
     model = seg_model('tu-efficientnet_lite0', 13, 1, 'unet', 'imagenet').to(memory_format=torch.channels_last)
     bs = 32; nb = n // bs; r = from_dict(Recipe, dict(epochs=a.epochs, lr=2e-3, weight_decay=1e-4, schedule='cosine', warmup_epochs=0.5, batch_size=bs))
     opt = make_optimizer(model, r); sched = make_scheduler(opt, r, nb); g = torch.Generator().manual_seed(0)
-    rows, t0, w = [], time.time(), None
+    rows, t0, w, Tv = [], time.time(), None, torch.tensor(offset_targets(Ov, Bv))
     for e in range(a.epochs):
         X, M, O, B = mosaics_with_items('train', n, 1000 + e, FX, FY)
         if w is None: w = seg_class_weights(M, 11); MEAN, STD = float(X.mean() / 255), float(X.std() / 255)
@@ -142,7 +141,7 @@ def offsets_arm(a, out):
         with torch.no_grad(): o = model((torch.tensor(Xv).float()[:, None] / 255 - MEAN) / STD)
         s = seg_metrics(seg_confusion(o[:, :11].argmax(1).numpy(), Mv, 11), SEG_CLASSES)
         fgv = torch.tensor(Ov >= 0)[:, None].expand(-1, 2, -1, -1)
-        err = ((o[:, 11:] - torch.tensor(offset_targets(Ov, Bv))).abs()[fgv] * 32).mean().item()
+        err = ((o[:, 11:] - Tv).abs()[fgv] * 32).mean().item()
         rows.append(dict(arm='offsets', epoch=e + 1, seconds=round(time.time() - t0), miou=round(s['miou'], 4), train_offset_l1_px=round(32 * float(np.mean(L)), 3), offset_err_px=round(err, 3)))
         print(rows[-1], flush=True)
     WEIGHTS.mkdir(parents=True, exist_ok=True); torch.save(dict(state=model.state_dict(), mean=MEAN, std=STD), WEIGHTS/'seg_items_offsets.pt')
@@ -260,13 +259,14 @@ def combine_arm(a, out):
     ref, *_ = fmnist_mosaics('test', 1000, seed=0); assert (ref == sets['test1000'][0]).all()
     for name, (X, M, O, B) in sets.items():
         t0 = time.time(); pix, preds, _ = predict(X, unet, so, clf, sc, a.min_votes)
-        secs = time.time() - t0; base = image_confusions(pix, M, 11).reshape(len(X), -1).astype(float)
+        secs = time.time() - t0
+        W = np.concatenate(list(resample_counts(len(X), 1000, 0)))   # the same resamples for every naming: paired with the U-Net alone
+        base, base_miou = np.nanmean(_iou((W @ image_confusions(pix, M, 11).reshape(len(X), -1)).reshape(-1, 11, 11)), 1), seg_metrics(seg_confusion(pix, M, 11))['miou']
         for key, p in preds.items():
             s = seg_metrics(seg_confusion(p, M, 11), SEG_CLASSES); C = image_confusions(p, M, 11); ci = iou_ci(C)
-            W = np.concatenate(list(resample_counts(len(X), 1000, 0)))   # the same resamples for every naming: paired with the U-Net alone
-            diff = np.nanmean(_iou((W @ C.reshape(len(X), -1)).reshape(-1, 11, 11)), 1) - np.nanmean(_iou((W @ base).reshape(-1, 11, 11)), 1)
+            diff = np.nanmean(_iou((W @ C.reshape(len(X), -1)).reshape(-1, 11, 11)), 1) - base
             rows.append(dict(set=name, naming=key, mosaics=len(X), miou=round(s['miou'], 4), miou_lo=round(ci['miou_lo'], 4), miou_hi=round(ci['miou_hi'], 4),
-                             vs_unet=round(s['miou'] - seg_metrics(seg_confusion(pix, M, 11))['miou'], 4), vs_unet_lo=round(float(np.percentile(diff, 2.5)), 4), vs_unet_hi=round(float(np.percentile(diff, 97.5)), 4),
+                             vs_unet=round(s['miou'] - base_miou, 4), vs_unet_lo=round(float(np.percentile(diff, 2.5)), 4), vs_unet_hi=round(float(np.percentile(diff, 97.5)), 4),
                              item_acc=round(item_accuracy(p, O, B), 4), seconds=round(secs, 1), **{f'iou_{c}': round(v, 4) for c, v in s['iou'].items()}))
             print({k: rows[-1][k] for k in ('set', 'naming', 'miou', 'miou_lo', 'miou_hi', 'vs_unet', 'vs_unet_lo', 'vs_unet_hi', 'item_acc', 'seconds')}, flush=True)
     pd.DataFrame(rows).to_csv(out, index=False)
@@ -276,21 +276,18 @@ def diagnose_arm(a, out):
     "Which stage loses what, on the held-out mosaics: each stage made exact in turn (true frames and shapes named by the classifier; the U-Net's groups given their true class; purity: a group's share of pixels shown by its main item)."
     unet, so, clf, sc = load_models()
     FX, FY = fmnist_split('train'); X, M, O, B = mosaics_with_items('train', 300, 7, FX, FY)
-    with torch.no_grad(): o = unet((torch.tensor(X).float()[:, None] / 255 - so['mean']) / so['std'])
-    pix, off = o[:, :11].argmax(1).numpy(), o[:, 11:].numpy() * 32
+    _, _, groups = predict(X, unet, so, clf, sc, a.min_votes)
     truth = [(i, r, c) for i, b in enumerate(B) for r, c, _, _ in b]; lp, _ = classify_crops(clf, sc, X, truth)
     named, k = np.zeros_like(M), 0
     for i, b in enumerate(B):
         for j in range(len(b)): named[i][O[i] == j] = lp[k].argmax() + 1; k += 1
-    grouped = np.zeros_like(M); n_groups, purity = 0, []
-    for i in range(len(X)):
-        peaks, lab = group(pix[i] > 0, off[i], a.min_votes)
-        for g in range(len(peaks)):
-            own = O[i][lab == g]; own = own[own >= 0]; n_groups += (lab == g).any()
-            if len(own): j = np.bincount(own).argmax(); grouped[i][lab == g] = B[i][j][2] + 1; purity.append((own == j).mean())
+    grouped, purity = np.zeros_like(M), []
+    for i, _, _, on in groups:
+        own = O[i][on]; own = own[own >= 0]
+        if len(own): j = np.bincount(own).argmax(); grouped[i][on] = B[i][j][2] + 1; purity.append((own == j).mean())
     rows = [dict(case='classifier at the true frames, true shapes', miou=seg_metrics(seg_confusion(named, M, 11), SEG_CLASSES)['miou'], item_acc=item_accuracy(named, O, B)),
             dict(case="the U-Net's groups, each given its true class", miou=seg_metrics(seg_confusion(grouped, M, 11), SEG_CLASSES)['miou'], item_acc=item_accuracy(grouped, O, B),
-                 groups=n_groups, group_purity=round(float(np.mean(purity)), 4), visible_items=int(sum((O[i] == j).any() for i, b in enumerate(B) for j in range(len(b)))))]
+                 groups=len(groups), group_purity=round(float(np.mean(purity)), 4), visible_items=int(sum((O[i] == j).any() for i, b in enumerate(B) for j in range(len(b)))))]
     for r in rows: r.update(miou=round(r['miou'], 4), item_acc=round(r['item_acc'], 4)); print(r)
     pd.DataFrame(rows).to_csv(out, index=False)
 

@@ -75,13 +75,12 @@ import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as 
 from visionlab.segment import SEG_CLASSES, fmnist_mosaics, seg_class_weights, seg_loss, seg_confusion, seg_metrics, seg_model
 from visionlab.config import Recipe, from_dict
 from visionlab.train import make_optimizer, make_scheduler
-from visionlab.data import read_idx, FMNIST_DIR
-from seg_items import mosaics_with_items   # a sibling script: python puts this folder first on the path
+from seg_items import fmnist_split, mosaics_with_items   # a sibling script: python puts this folder first on the path
 
 
 def fmnist_train():
     "The official Fashion-MNIST training split (images, labels) that `fmnist_mosaics('train')` draws its items from."
-    return read_idx(f'{FMNIST_DIR}/train-images-idx3-ubyte.gz'), read_idx(f'{FMNIST_DIR}/train-labels-idx1-ubyte.gz')
+    return fmnist_split('train')
 
 
 def item_batches(IX, IY, mean, std, bs, canvas, g):
